@@ -1,0 +1,262 @@
+"""Training loop: random crops of the train split, validation on the valid split, resumable checkpoints.
+
+Run through the CLI: `foldlite train --out runs/NAME [--resume | --init-from WEIGHTS] --minutes M`.
+A run folder holds `last.pt` (resumable: model, optimiser, RNG states), `best.pt` (best validation
+long-range contact precision) and `metrics.csv` (one row per logged step).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import platform
+import random
+import shlex
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .chains import IGNORE_INDEX, ChainSet, CropSampler, Example, make_example
+from .checkpoint import FORMAT_VERSION, model_from_checkpoint, read_checkpoint, save_checkpoint
+from .config import ModelConfig, TrainConfig
+from .constants import CONTACT_CLASSES
+from .metrics import contact_precision
+from .model import FoldliteModel, count_parameters
+from .precision import autocast_context, cpu_bf16_is_fast
+from .tokenizer import PAD_TOKEN
+
+CSV_FIELDS = ["step", "wall_s", "cpu_hours", "crop", "lr", "loss", "distogram_ce", "ss3_ce", "torsion_ce",
+              "crops_per_s", "valid_distogram_ce", "valid_lr_precision", "valid_q3"]
+
+
+def collate(examples: list[Example]) -> dict[str, torch.Tensor]:
+    """Pad examples to the longest: tokens [B, L], mask [B, L], distogram [B, L, L], per-residue [B, L]."""
+    length = max(len(e.tokens) for e in examples)
+    batch = len(examples)
+    tokens = torch.full((batch, length), PAD_TOKEN, dtype=torch.long)
+    distogram = torch.full((batch, length, length), IGNORE_INDEX, dtype=torch.long)
+    per_residue = {k: torch.full((batch, length), IGNORE_INDEX, dtype=torch.long)
+                   for k in ("ss3", "phi", "psi", "ca_torsion")}
+    for b, e in enumerate(examples):
+        n = len(e.tokens)
+        tokens[b, :n] = torch.from_numpy(e.tokens)
+        distogram[b, :n, :n] = torch.from_numpy(e.distogram)
+        for key, target in per_residue.items():
+            target[b, :n] = torch.from_numpy(getattr(e, key))
+    return {"tokens": tokens, "mask": tokens != PAD_TOKEN, "distogram": distogram, **per_residue}
+
+
+def compute_losses(output, batch, config: TrainConfig) -> dict[str, torch.Tensor]:
+    """Cross-entropies of every head (ignored targets excluded) and their weighted sum."""
+    distogram_ce = F.cross_entropy(output.distogram.permute(0, 3, 1, 2), batch["distogram"],
+                                   ignore_index=IGNORE_INDEX)
+    ss3_ce = F.cross_entropy(output.ss3.transpose(1, 2), batch["ss3"], ignore_index=IGNORE_INDEX)
+    torsion_ce = sum(F.cross_entropy(getattr(output, k).transpose(1, 2), batch[k], ignore_index=IGNORE_INDEX)
+                     for k in ("phi", "psi", "ca_torsion")) / 3
+    total = distogram_ce + config.ss_loss_weight * ss3_ce + config.torsion_loss_weight * torsion_ce
+    return {"loss": total, "distogram_ce": distogram_ce, "ss3_ce": ss3_ce, "torsion_ce": torsion_ce}
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to min_learning_rate at total_steps (flat afterwards)."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.total_steps - config.warmup_steps))
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * cosine
+
+
+def crop_length(step: int, config: TrainConfig) -> int:
+    """Crop size grows linearly from crop_start to crop_end (multiple of 8) over crop_growth_steps."""
+    fraction = min(1.0, step / max(1, config.crop_growth_steps))
+    return int(round((config.crop_start + fraction * (config.crop_end - config.crop_start)) / 8) * 8)
+
+
+@torch.no_grad()
+def evaluate(model: FoldliteModel, chainset: ChainSet, indices: np.ndarray, device="cpu") -> dict:
+    """Full-length validation metrics: distogram CE, long-range top-L/5 contact precision, Q3."""
+    model.eval()
+    ce_sum, ce_count, correct, total, precisions = 0.0, 0, 0, 0, []
+    for index in indices:
+        example = make_example(chainset.chain(int(index)))
+        batch = {k: v.to(device) for k, v in collate([example]).items()}
+        with autocast_context(device):
+            output = model(batch["tokens"], batch["mask"])
+        logits = output.distogram[0].float()  # [L, L, K]
+        target = batch["distogram"][0]
+        valid = target != IGNORE_INDEX
+        ce_sum += F.cross_entropy(logits[valid], target[valid], reduction="sum").item()
+        ce_count += int(valid.sum())
+        contact = torch.softmax(logits, -1)[..., :CONTACT_CLASSES].sum(-1).cpu().numpy()
+        precision = contact_precision(contact, example.cb)
+        if not np.isnan(precision):
+            precisions.append(precision)
+        ss_pred = output.ss3[0].argmax(-1)
+        ss_true = batch["ss3"][0]
+        correct += int((ss_pred == ss_true).sum())
+        total += len(ss_true)
+    model.train()
+    return {"valid_distogram_ce": ce_sum / max(1, ce_count),
+            "valid_lr_precision": float(np.mean(precisions)) if precisions else float("nan"),
+            "valid_q3": correct / max(1, total)}
+
+
+def _validation_indices(chainset: ChainSet, config: TrainConfig) -> np.ndarray:
+    """A fixed, seeded subset of the valid split (same chains every evaluation and every resume)."""
+    candidates = chainset.indices("valid", max_length=config.eval_max_length, min_length=30)
+    rng = np.random.default_rng(12345)
+    return np.sort(rng.choice(candidates, size=min(config.eval_chains, len(candidates)), replace=False))
+
+
+def _rng_states(sampler: CropSampler) -> dict:
+    return {"torch": torch.get_rng_state(), "sampler": sampler.state(), "python": random.getstate()[1]}
+
+
+def _restore_rng(states: dict, sampler: CropSampler) -> None:
+    torch.set_rng_state(states["torch"])
+    sampler.set_state(states["sampler"])
+
+
+def _plain(value):
+    """numpy scalars -> Python numbers, so checkpoints hold only plain types."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: float = 60.0,
+          max_steps: int | None = None, resume: bool = False, init_from: str | None = None,
+          model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
+          threads: int | None = None, log=print) -> Path:
+    """Train (or resume) into out_dir for `minutes` of wall time or `max_steps`; returns best.pt."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    last_path, best_path, csv_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "metrics.csv"
+    if threads:
+        torch.set_num_threads(threads)
+    command = " ".join(shlex.quote(a) for a in sys.argv)
+    chainset = ChainSet(data_path)
+
+    state = None
+    if resume:
+        state = read_checkpoint(last_path)
+        model = model_from_checkpoint(state, last_path)
+        train_config = TrainConfig(**state["train_config"]) if train_config is None else train_config
+        log(f"resuming {last_path} at step {state['step']}")
+    elif init_from:
+        # Continue from shipped weights: same model, step count and clock; fresh optimiser moments.
+        state = read_checkpoint(init_from)
+        model = model_from_checkpoint(state, init_from)
+        train_config = train_config or TrainConfig(**state.get("train_config", {}))
+        log(f"continuing from {init_from} (step {state['provenance']['steps']})")
+    else:
+        if last_path.exists():
+            raise FileExistsError(f"{last_path} exists: pass --resume to continue it or choose another --out")
+        train_config = train_config or TrainConfig()
+        torch.manual_seed(train_config.seed)
+        model = FoldliteModel(model_config or ModelConfig())
+    config = train_config
+
+    sampler = CropSampler(chainset, "train", seed=config.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    step, wall_before, history = 0, 0.0, {}
+    best = float("-inf")
+    if resume:
+        optimizer.load_state_dict(state["optimizer"])
+        _restore_rng(state["rng"], sampler)
+        step, wall_before, best = state["step"], state["wall_s"], state["best_valid_lr_precision"]
+    elif init_from:
+        provenance = state["provenance"]
+        step, wall_before = provenance["steps"], provenance["wall_s"]
+        best = provenance.get("valid", {}).get("valid_lr_precision", float("-inf"))
+        sampler = CropSampler(chainset, "train", seed=config.seed + step)  # new crops, not a replay
+        torch.manual_seed(config.seed + step)
+    valid_indices = _validation_indices(chainset, config)
+    threads_used = torch.get_num_threads()
+    use_bf16 = cpu_bf16_is_fast()
+    log(f"model: {count_parameters(model):,} parameters; {len(sampler.groups)} train clusters; "
+        f"{len(valid_indices)} valid chains; threads {threads_used}; bf16 autocast {'on' if use_bf16 else 'off'}")
+
+    new_file = not csv_path.exists() or not (resume or init_from)
+    csv_file = open(csv_path, "w" if new_file else "a", newline="")
+    writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS)
+    if new_file:
+        writer.writeheader()
+
+    def checkpoint_payload(valid_metrics: dict) -> dict:
+        wall = wall_before + (time.time() - started)
+        return {
+            "format_version": FORMAT_VERSION,
+            "config": model.config.to_dict(),
+            "train_config": config.to_dict(),
+            "state_dict": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": _rng_states(sampler),
+            "step": step,
+            "wall_s": wall,
+            "best_valid_lr_precision": best,
+            "provenance": {
+                "command": command, "steps": step, "wall_s": round(wall, 1),
+                "cpu_hours": round(wall * threads_used / 3600, 3),
+                "threads": threads_used, "machine": f"{platform.processor() or platform.machine()}",
+                "data": str(chainset.path), "train_split": "train", "selection_split": "valid",
+                "seed": config.seed, "valid": {k: _plain(v) for k, v in valid_metrics.items()},
+                "valid_chains": len(valid_indices), "bf16": use_bf16,
+            },
+        }
+
+    model.train()
+    started = time.time()
+    deadline = started + minutes * 60
+    window_loss, window_crops, window_start = {}, 0, time.time()
+    log_every = 20
+    while time.time() < deadline and (max_steps is None or step < max_steps):
+        lr = learning_rate(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        crop = crop_length(step, config)
+        batch = collate([sampler.sample(crop) for _ in range(config.batch_size)])
+        with autocast_context("cpu", enabled=use_bf16):
+            output = model(batch["tokens"], batch["mask"])
+        losses = compute_losses(output, batch, config)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        step += 1
+        window_crops += config.batch_size
+        for k, v in losses.items():
+            window_loss[k] = window_loss.get(k, 0.0) + v.item()
+
+        evaluate_now = step % config.eval_every == 0
+        if step % log_every == 0 or evaluate_now:
+            elapsed = time.time() - window_start
+            steps_in_window = max(1, window_crops // config.batch_size)
+            row = {"step": step, "wall_s": round(wall_before + time.time() - started, 1),
+                   "cpu_hours": round((wall_before + time.time() - started) * threads_used / 3600, 4),
+                   "crop": crop, "lr": f"{lr:.2e}",
+                   "crops_per_s": round(window_crops / elapsed, 2),
+                   **{k: round(v / steps_in_window, 4) for k, v in window_loss.items()}}
+            valid_metrics = {}
+            if evaluate_now:
+                valid_metrics = evaluate(model, chainset, valid_indices)
+                row.update({k: round(v, 4) for k, v in valid_metrics.items()})
+            writer.writerow(row)
+            csv_file.flush()
+            log(" ".join(f"{k}={v}" for k, v in row.items()))
+            window_loss, window_crops, window_start = {}, 0, time.time()
+            if valid_metrics and valid_metrics["valid_lr_precision"] > best:
+                best = valid_metrics["valid_lr_precision"]
+                history = valid_metrics
+                save_checkpoint(checkpoint_payload(valid_metrics), best_path)
+                log(f"new best valid long-range P@L/5 {best:.4f} at step {step} -> {best_path}")
+        if step % config.checkpoint_every == 0:
+            save_checkpoint(checkpoint_payload(history), last_path)
+    save_checkpoint(checkpoint_payload(history), last_path)
+    csv_file.close()
+    log(f"stopped at step {step}; last checkpoint {last_path}")
+    return best_path

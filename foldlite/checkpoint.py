@@ -47,11 +47,24 @@ def save_checkpoint(payload: dict, path: str | os.PathLike) -> None:
         raise
 
 
+def verify_checksum(path: Path) -> None:
+    """When PATH.sha256 sits beside the weights (as for the shipped ones), the file must match it."""
+    sidecar = Path(str(path) + ".sha256")
+    if not sidecar.exists():
+        return
+    expected = sidecar.read_text().split()[0] if sidecar.read_text().strip() else ""
+    actual = sha256_of(path)
+    if actual != expected:
+        raise WeightsError(f"{path}: checksum mismatch (sha256 {actual[:16]}..., expected {expected[:16]}... "
+                           f"from {sidecar.name}); the file is corrupted or was replaced: reinstall foldlite")
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a checkpoint dict safely (weights_only=True) and check its format version."""
+    """Load a checkpoint dict safely (weights_only=True) and check its format version and checksum."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
+    verify_checksum(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated zip, pickle with foreign objects, random bytes ...

@@ -1,54 +1,256 @@
-"""Command-line interface: parses arguments, calls the library, reports. No pipeline logic lives here."""
+"""Command-line interface: parses arguments, calls the library, prints results. No pipeline logic here.
+
+Exit codes: 0 success; 1 some records failed to fold; 2 bad input or usage (nothing written).
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ValueError):
+    """A bad argument value found after parsing (reported like argparse errors, exit code 2)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2 ** 31:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2^31-1, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- fold
+
+def _add_fold(sub) -> None:
+    p = sub.add_parser("fold", help="predict structures for a FASTA file or one sequence")
+    p.add_argument("input", nargs="?", help="FASTA file (one structure per record)")
+    p.add_argument("--sequence", help="fold this one sequence instead of a FASTA file")
+    p.add_argument("--id", default="query", help="record id for --sequence (default: query)")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    p.add_argument("--seed", type=_seed, default=0, help="geometry seed (default 0)")
+    p.add_argument("--num-models", type=_positive_int, default=1,
+                   help="structures per record from seeds seed..seed+N-1, ranked by mean pLDDT")
+    p.add_argument("--format", choices=("pdb", "cif"), default="pdb")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG figure")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs and refold finished records")
+    p.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
+    p.add_argument("--quiet", action="store_true", help="no progress or table")
+
+
+def _fold_records(args):
+    """Validate all input first (streaming), then return a generator over (record, filename)."""
+    from .api import MAX_LENGTH, MIN_LENGTH
+    from .fasta import FastaRecord, check_length, read_fasta
+    from .safe_io import safe_filename
+    from .tokenizer import normalize_sequence
+
+    if args.sequence is not None:
+        if args.input:
+            raise UsageError("give either a FASTA file or --sequence, not both")
+        sequence = normalize_sequence(args.sequence, args.id)
+        check_length(args.id, sequence, MIN_LENGTH, MAX_LENGTH)
+        records = lambda: iter([FastaRecord(id=args.id, description=args.id, sequence=sequence)])  # noqa: E731
+    elif args.input:
+        count = 0
+        for record in read_fasta(args.input):  # pass 1: validate everything before writing anything
+            check_length(record.id, record.sequence, MIN_LENGTH, MAX_LENGTH)
+            count += 1
+        records = lambda: read_fasta(args.input)  # noqa: E731
+    else:
+        raise UsageError("give a FASTA file or --sequence")
+    used: set = set()
+    return ((record, safe_filename(record.id, used)) for record in records())
+
+
+def _run_fold(args) -> int:
+    from .api import fold, load_model
+    from .outputs import output_paths, write_prediction
+
+    records = _fold_records(args)
+    model = load_model(args.weights, args.device)
+    out = Path(args.out)
+    rows, failed = [], 0
+    started = time.time()
+    for index, (record, name) in enumerate(records, start=1):
+        names = [name] if args.num_models == 1 else [f"{name}_rank_{k}" for k in range(1, args.num_models + 1)]
+        done = all(output_paths(out, n, args.format, not args.no_plots)["structure"].exists() for n in names)
+        if done and not args.overwrite:
+            rows.append((record.id, len(record.sequence), None, 0.0, "skipped (done; --overwrite to refold)"))
+            continue
+        if not args.quiet:
+            print(f"[{index}] folding {record.id} ({len(record.sequence)} aa) ...", file=sys.stderr, flush=True)
+        tick = time.time()
+        try:
+            result = fold(record.sequence, model=model, seed=args.seed, num_models=args.num_models,
+                          record_id=record.id, keep_attention=False)
+            predictions = result if isinstance(result, list) else [result]
+            for prediction, file_name in zip(predictions, names):
+                # an unfinished record's leftovers (no structure file yet) are ours to replace
+                write_prediction(prediction, out, name=file_name, fmt=args.format, plots=not args.no_plots,
+                                 overwrite=True, extra={"file_stem": file_name})
+            rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, time.time() - tick, "ok"))
+        except MemoryError:
+            failed += 1
+            rows.append((record.id, len(record.sequence), None, time.time() - tick, "failed: out of memory"))
+        except Exception as error:  # one bad record must not stop the others; it is reported and counted
+            failed += 1
+            rows.append((record.id, len(record.sequence), None, time.time() - tick,
+                         f"failed: {type(error).__name__}: {error}"))
+    if not args.quiet:
+        _print_table(rows, time.time() - started, out)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _print_table(rows, elapsed: float, out: Path) -> None:
+    width = max([len("id")] + [len(r[0]) for r in rows])
+    print(f"{'id':<{width}}  {'length':>6}  {'pLDDT':>6}  {'time_s':>7}  status")
+    for record_id, length, plddt, seconds, status in rows:
+        plddt_text = f"{plddt:6.1f}" if plddt is not None else f"{'-':>6}"
+        print(f"{record_id:<{width}}  {length:>6}  {plddt_text}  {seconds:7.2f}  {status}")
+    ok = sum(r[4] == "ok" for r in rows)
+    print(f"{ok}/{len(rows)} folded in {elapsed:.1f} s -> {out}")
+
+
+# --------------------------------------------------------------------------------------------- train
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train (or resume) a model on a chain set")
     p.add_argument("--out", required=True, help="run folder (last.pt, best.pt, metrics.csv)")
     p.add_argument("--data", default=None, help="chain-set .npz (default: $FOLDLITE_DATA or ../shared/data)")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
-    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--max-steps", type=_positive_int, default=None)
     p.add_argument("--resume", action="store_true", help="continue OUT/last.pt (optimiser included)")
     p.add_argument("--init-from", default=None,
                    help="continue from a weights file (e.g. the shipped foldlite/weights/foldlite.pt)")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--total-steps", type=int, default=None, help="cosine schedule horizon")
-    p.add_argument("--crop-growth-steps", type=int, default=None)
-    p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--threads", type=_positive_int, default=None)
+    p.add_argument("--total-steps", type=_positive_int, default=None, help="cosine schedule horizon")
+    p.add_argument("--crop-growth-steps", type=_positive_int, default=None)
+    p.add_argument("--eval-every", type=_positive_int, default=None)
+    p.add_argument("--seed", type=_seed, default=None)
 
 
 def _run_train(args) -> int:
-    from dataclasses import replace
-
-    from .config import TrainConfig
     from .train import train
 
     overrides = {k: v for k, v in {"total_steps": args.total_steps, "crop_growth_steps": args.crop_growth_steps,
                                    "eval_every": args.eval_every, "seed": args.seed}.items() if v is not None}
-    train_config = None
-    if overrides and not args.resume and not args.init_from:
-        train_config = replace(TrainConfig(), **overrides)
     train(args.out, data_path=args.data, minutes=args.minutes, max_steps=args.max_steps, resume=args.resume,
-          init_from=args.init_from, train_config=train_config, threads=args.threads)
-    return 0
+          init_from=args.init_from, overrides=overrides, threads=args.threads)
+    return EXIT_OK
 
+
+# ---------------------------------------------------------------------------------------------- data
+
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="build training chain sets")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    build = data_sub.add_parser("build", help="folder of PDB/mmCIF files -> chain-set .npz")
+    build.add_argument("input_dir")
+    build.add_argument("-o", "--out", required=True)
+    build.add_argument("--min-length", type=_positive_int, default=20)
+    build.add_argument("--overwrite", action="store_true")
+
+
+def _run_data(args) -> int:
+    from .chainset_build import build_chainset
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    if not Path(args.input_dir).is_dir():
+        raise UsageError(f"{args.input_dir}: not a folder")
+    report = build_chainset(args.input_dir, out, min_length=args.min_length)
+    print(report.format_report())
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------- weights
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="training checkpoint -> shippable weights (+ pLDDT calibration)")
+    p.add_argument("checkpoint")
+    p.add_argument("-o", "--out", required=True)
+    p.add_argument("--calibrate", action="store_true",
+                   help="fit the pLDDT calibration on valid-split chains (needs the chain set)")
+    p.add_argument("--data", default=None)
+    p.add_argument("--chains", type=_positive_int, default=60)
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _run_export(args) -> int:
+    from .export import export_weights
+
+    if Path(args.out).exists() and not args.overwrite:
+        raise UsageError(f"{args.out} exists; pass --overwrite to replace it")
+    summary = export_weights(args.checkpoint, args.out, calibrate=args.calibrate, data_path=args.data,
+                             num_chains=args.chains)
+    print(summary)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="foldlite", description="Offline protein structure prediction on CPU.")
+    parser.add_argument("--version", action="version", version=f"foldlite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_fold(sub)
     _add_train(sub)
+    _add_data(sub)
+    _add_export(sub)
     return parser
+
+
+HANDLERS = {"fold": _run_fold, "train": _run_train, "data": _run_data, "export": _run_export}
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """User-facing errors: one line on stderr and exit code 2, never a traceback."""
+    from .api import DeviceError
+    from .chainset_build import ChainsetBuildError
+    from .checkpoint import WeightsError
+    from .outputs import OutputExistsError
+    from .pdbio import StructureFileError
+    from .tokenizer import SequenceError
+
+    return (UsageError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,
+            ChainsetBuildError, FileNotFoundError, IsADirectoryError, PermissionError)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    handlers = {"train": _run_train}
-    return handlers[args.command](args)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse already printed the usage error (or --help/--version)
+        return int(exit_.code or 0)
+    try:
+        return HANDLERS[args.command](args)
+    except _expected_errors() as error:
+        print(f"foldlite {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("foldlite: interrupted; finished records are complete, nothing is half-written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -32,10 +32,14 @@ import torch
 
 from .backbone import ca_virtual_torsions, ideal_cb
 from .constants import (
+    CA_C_LENGTH,
     CA_CA_DISTANCE,
+    C_N_LENGTH,
+    C_O_LENGTH,
     DISTOGRAM_BINS,
     DISTOGRAM_CENTERS,
     DISTOGRAM_MAX,
+    N_CA_LENGTH,
     NUM_DISTOGRAM_CLASSES,
     TORSION_BINS,
     TORSION_CENTERS,
@@ -132,7 +136,7 @@ def expected_distances(distogram_probs: np.ndarray, far_distance: float = FAR_DI
     variance; ~1 for a sharp in-range prediction, ~0 for "far" or very blurred pairs.
     Both symmetrised; diagonal dist 0, weight 1 (a residue's distance to itself is known).
     """
-    probs = np.asarray(distogram_probs)
+    probs = np.ascontiguousarray(distogram_probs, dtype=np.float32)
     length = probs.shape[0]
     # Overflow gets value 0 so no [L, L, 64] slice copy is needed for the in-range moments.
     centres = np.append(DISTOGRAM_CENTERS, 0.0).astype(probs.dtype)  # [65]
@@ -140,8 +144,11 @@ def expected_distances(distogram_probs: np.ndarray, far_distance: float = FAR_DI
     p_far = probs[..., DISTOGRAM_BINS] / np.maximum(total, 1e-12)
     p_in = np.clip(1.0 - p_far, 0.0, 1.0)
     mass_in = np.maximum(total * p_in, 1e-12)
-    mean_in = (probs @ centres) / mass_in  # [L, L]
-    var_in = np.maximum((probs @ (centres * centres)) / mass_in - mean_in ** 2, 0.0)
+    # [L, L, 65] @ [65, 2] -> [L, L, 2]: first and second moments (torch: numpy's threaded BLAS
+    # is pathologically slow on a busy 2-core machine)
+    moments = (torch.from_numpy(probs) @ torch.from_numpy(np.stack([centres, centres * centres], 1))).numpy()
+    mean_in = moments[..., 0] / mass_in  # [L, L]
+    var_in = np.maximum(moments[..., 1] / mass_in - mean_in ** 2, 0.0)
     dist = p_in * mean_in + p_far * far_distance
     weight = p_in / (1.0 + var_in)
     dist = 0.5 * (dist + dist.T)
@@ -205,7 +212,7 @@ def classical_mds(dist: np.ndarray, weight: np.ndarray | None = None,
     # Double centring: G = -1/2 J D² J with J = I - 11ᵀ/L, written with row/column means.
     row_mean = sq.mean(axis=1, keepdims=True)
     gram = -0.5 * (sq - row_mean - row_mean.T + sq.mean())
-    evals, evecs = np.linalg.eigh(gram)  # ascending
+    evals, evecs = (t.numpy() for t in torch.linalg.eigh(torch.from_numpy(gram)))  # ascending
     top = np.argsort(evals)[::-1][:3]
     coords = evecs[:, top] * np.sqrt(np.maximum(evals[top], 0.0))
     # Fix each axis' sign (eigh's sign is arbitrary) so the output is a function of the input.
@@ -239,7 +246,7 @@ def _blur(probs: np.ndarray, sigma_bins: float, circular: bool) -> np.ndarray:
     if circular:
         delta = (delta + bins // 2) % bins - bins // 2
     kernel = np.exp(-0.5 * (delta / sigma_bins) ** 2).astype(probs.dtype)
-    return probs @ kernel  # [..., bins]
+    return (torch.from_numpy(probs) @ torch.from_numpy(kernel)).numpy()  # [..., bins]
 
 
 def smoothed_neg_log(probs: np.ndarray, circular: bool = False, mix: float = 0.2,
@@ -247,7 +254,7 @@ def smoothed_neg_log(probs: np.ndarray, circular: bool = False, mix: float = 0.2
     """-log of probs mixed with a blurred copy of itself: keeps the predicted shape near the
     modes, but gives far-off distances a quadratic slope toward the mass (a raw near-one-hot
     distogram is flat -log(eps) a few bins away and would give no gradient there)."""
-    probs = np.asarray(probs, np.float32)
+    probs = np.ascontiguousarray(probs, dtype=np.float32)
     probs = probs / np.maximum(probs.sum(-1, keepdims=True), 1e-12)
     blurred = _blur(probs, sigma_bins, circular)
     blurred /= np.maximum(blurred.sum(-1, keepdims=True), 1e-12)
@@ -321,35 +328,41 @@ class _PairTerm(torch.autograd.Function):
         length, batch, _ = points.shape
         # [L, B*6] -> [M, B*6] -> [M, B, 2, 3]: Cα and Cβ difference vectors of each pair
         diff = (energy.incidence @ points.reshape(length, -1)).view(-1, batch, 2, 3)
-        dist = diff.square().sum(-1).add_(1e-8).sqrt_()  # [M, B, 2]
+        # |diff| written per component: a reduction over a last axis of 3 is several times slower
+        dist = (diff[..., 0] ** 2 + diff[..., 1] ** 2 + diff[..., 2] ** 2 + 1e-8).sqrt_()  # [M, B, 2]
         d_ca, d_cb = dist[..., 0], dist[..., 1]
 
-        below = (energy.ca_lo - d_ca).clamp_min_(0.0)  # [M, B]
-        above = (d_ca - energy.ca_hi).clamp_min_(0.0)
-        de_dca = 2.0 * energy.ca_w * (above - below)
+        # Cα: d - clamp(d, lo, hi) is the signed distance outside the allowed interval.
+        excess = d_ca - torch.clamp(d_ca, energy.ca_lo, energy.ca_hi)  # [M, B]
+        # Cβ: slope of -log P on the segment holding d. Slope tables are padded with a zero
+        # column on each side, so index 0 = below the first knot and 65 = beyond the last one.
+        pos = d_cb * (1.0 / BIN_WIDTH) + (1.0 - float(KNOTS[0]) / BIN_WIDTH)  # knot coordinate + 1
+        k = pos.clamp_(0.0, len(KNOTS)).long()  # [M, B] padded segment index
+        slope = torch.gather(energy.slopes, 1, k)  # [M, 67] -> [M, B]
 
-        pos = (d_cb - float(KNOTS[0])) / BIN_WIDTH  # knot coordinate
-        inside = (pos > 0.0) & (pos < len(KNOTS) - 1)
-        k = pos.clamp(0.0, len(KNOTS) - 1.001).long()  # left knot of the segment
-        flat = energy.row_base + k  # [M, B] into the [rows * 65] tables
-        slope = torch.take(energy.slope_flat, flat)
-        de_dcb = energy.weights.distogram * torch.where(inside, slope, 0.0)
-
-        total = (energy.ca_w * (below.square() + above.square())).sum(0)  # [B]
-        if energy.need_value:  # Adam only needs the gradient: skip the second table lookup
-            offset = (pos.clamp(0.0, len(KNOTS) - 1.0) - k) * BIN_WIDTH
-            e_dist = torch.take(energy.value_flat, flat) + slope * offset
-            total = total + energy.weights.distogram * e_dist.sum(0)
         # dE/d(diff) = dE/dd * diff / d, back to [M, B, 6]
-        coef = torch.stack([de_dca, de_dcb], dim=-1) / dist  # [M, B, 2]
+        coef = torch.stack([excess.mul_(energy.ca_2w), slope.mul_(energy.weights.distogram)], dim=-1)
+        coef.div_(dist)  # [M, B, 2]
         ctx.save_for_backward((coef.unsqueeze(-1) * diff).view(-1, batch, 6))
         ctx.incidence_t = energy.incidence_t
-        return total
+
+        if not energy.need_value:  # Adam only needs the gradient
+            return points.new_zeros(batch)
+        excess = d_ca - torch.clamp(d_ca, energy.ca_lo, energy.ca_hi)
+        e_ca = (0.5 * energy.ca_2w * excess ** 2).sum(0)  # [B]
+        # -log P at d: value at the left knot + slope * offset, flat outside the knot range.
+        left = (pos - 1.0).clamp(0.0, len(KNOTS) - 1.0)  # knot coordinate, clamped
+        knot = left.clamp(max=len(KNOTS) - 2.0).floor()
+        value = torch.gather(energy.values, 1, knot.long())
+        step = torch.gather(energy.slopes, 1, knot.long() + 1)  # slope of that segment
+        e_cb = (value + step * (left - knot) * BIN_WIDTH).sum(0)
+        return e_ca + energy.weights.distogram * e_cb
 
     @staticmethod
     def backward(ctx, grad_out):
         (g_diff,) = ctx.saved_tensors
-        g_diff = g_diff * grad_out[None, :, None]  # [M, B, 6]
+        if not bool((grad_out == 1.0).all()):
+            g_diff = g_diff * grad_out[None, :, None]  # [M, B, 6]
         grad = ctx.incidence_t @ g_diff.reshape(len(g_diff), -1)  # [L, B*6]
         return grad.view(-1, *g_diff.shape[1:]), None
 
@@ -357,30 +370,39 @@ class _PairTerm(torch.autograd.Function):
 class _Energy:
     """Refinement objective for a batch of Cα traces x [L, B, 3]; built once per distogram.
 
-    Pairs: every "informative" pair (P(d < 22 Å) >= min_p_in) and every |i - j| <= 2 pair, each
-    with its own -log P row; pairs predicted "> 22 Å" share one generic row and are evaluated only
-    while some trace has them within far_margin of 22 Å (refresh(), every few steps).
+    Pairs with their own -log P row: |i - j| <= 2, P(d < 22 Å) >= min_p_in, or a possible contact
+    (P(d < 12 Å) >= min_p_close, so an uncertain contact is not mistaken for "far"). The rest
+    (for a real distogram of a long chain, most pairs: models rarely give exactly 0 to short bins)
+    share one generic "> 22 Å" row and are evaluated only while some trace has them within
+    far_margin of 22 Å (refresh(), every few steps); this keeps L = 1000 at ~10^5 pairs.
     """
 
     def __init__(self, distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None,
-                 weights: RefineWeights, min_p_in: float = 0.02, far_margin: float = 4.0):
+                 weights: RefineWeights, min_p_in: float = 0.5, min_p_close: float = 0.1,
+                 far_margin: float = 4.0):
         probs = np.asarray(distogram_probs, np.float32)
         length = probs.shape[0]
         self.length = length
         self.weights = weights
         self.far_margin = far_margin
         iu, ju = np.triu_indices(length, 1)
-        p_far = probs[iu, ju, DISTOGRAM_BINS] / np.maximum(probs[iu, ju].sum(-1), 1e-12)
-        informative = (1.0 - p_far >= min_p_in) | (ju - iu <= 2)
+        # Cumulative probabilities without an [M, 65] copy: P(d < 22) and P(d < 12) per pair.
+        close_bins = int(np.searchsorted(DISTOGRAM_CENTERS, 12.0))
+        total = probs.sum(-1)  # [L, L]
+        p_in = 1.0 - probs[..., DISTOGRAM_BINS] / np.maximum(total, 1e-12)
+        p_close = probs[..., :close_bins].sum(-1) / np.maximum(total, 1e-12)
+        informative = (p_in[iu, ju] >= min_p_in) | (p_close[iu, ju] >= min_p_close) | (ju - iu <= 2)
+        del total, p_in, p_close
         far_onehot = np.zeros((1, NUM_DISTOGRAM_CLASSES), np.float32)
         far_onehot[0, DISTOGRAM_BINS] = 1.0
         values = np.concatenate([smoothed_neg_log(probs[iu[informative], ju[informative]]),
                                  smoothed_neg_log(far_onehot)])  # [M + 1, 65] at KNOTS
-        slopes = np.zeros_like(values)  # slope (per Å) of the segment right of each knot
-        slopes[:, :-1] = np.diff(values, axis=-1) / BIN_WIDTH
-        self.value_flat = torch.from_numpy(values).reshape(-1)
-        self.slope_flat = torch.from_numpy(slopes).reshape(-1)
-        self.far_row = len(values) - 1
+        # slopes[:, k + 1] = slope (per Å) of the segment from knot k to k + 1; columns 0 and 65
+        # (left of the first knot, right of the last one) and 66 (unused) are 0.
+        slopes = np.zeros((len(values), NUM_DISTOGRAM_CLASSES + 2), np.float32)
+        slopes[:, 1:-2] = np.diff(values, axis=-1) / BIN_WIDTH
+        self.inf_values, self.far_values = torch.from_numpy(values[:-1]), torch.from_numpy(values[-1:])
+        self.inf_slopes, self.far_slopes = torch.from_numpy(slopes[:-1]), torch.from_numpy(slopes[-1:])
         self.inf_i = torch.from_numpy(iu[informative])
         self.inf_j = torch.from_numpy(ju[informative])
         self.far_i = torch.from_numpy(iu[~informative])
@@ -400,16 +422,16 @@ class _Energy:
         """Pair list = informative pairs + the given far pairs; per-pair parameters to match."""
         i = torch.cat([self.inf_i, self.far_i[active]])
         j = torch.cat([self.inf_j, self.far_j[active]])
-        rows = torch.cat([torch.arange(len(self.inf_i)),
-                          torch.full((len(active),), self.far_row, dtype=torch.long)])
-        self.row_base = (rows * NUM_DISTOGRAM_CLASSES)[:, None]  # [M, 1]
+        # Per-pair tables [M, 65] (a gather along knots is much more cache-friendly than take()).
+        self.values = torch.cat([self.inf_values, self.far_values.expand(len(active), -1)])
+        self.slopes = torch.cat([self.inf_slopes, self.far_slopes.expand(len(active), -1)])
         sep = j - i
         w = self.weights
         low, high = CA_I2_RANGE
         # Cα restraint per pair, [M, 1] each: bond / i+2 range / clash.
         self.ca_lo = torch.where(sep == 1, CA_CA_DISTANCE, torch.where(sep == 2, low, CLASH_DISTANCE))[:, None]
         self.ca_hi = torch.where(sep == 1, CA_CA_DISTANCE, torch.where(sep == 2, high, 1e4))[:, None]
-        self.ca_w = torch.where(sep == 1, w.bond, torch.where(sep == 2, w.angle, w.clash))[:, None].float()
+        self.ca_2w = 2.0 * torch.where(sep == 1, w.bond, torch.where(sep == 2, w.angle, w.clash))[:, None].float()
         self.incidence, self.incidence_t = _incidence(i, j, self.length)
         self.num_pairs = len(i)
 
@@ -618,18 +640,71 @@ def _backbone_features(padded: np.ndarray) -> np.ndarray:
     return np.stack(cols, axis=-1)
 
 
+def _ideal_peptide() -> np.ndarray:
+    """Ideal trans peptide unit [5, 2]: CA_i, C_i, O_i, N_i+1, CA_i+1 in its plane (Å), with
+    CA_i at the origin and CA_i+1 on the +x axis (Engh & Huber bond lengths and angles)."""
+    def turn(direction, degrees):  # rotate a 2-D direction counter-clockwise
+        a = np.deg2rad(degrees)
+        return np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ direction
+
+    ca0 = np.zeros(2)
+    c = np.array([CA_C_LENGTH, 0.0])
+    to_ca0 = (ca0 - c) / CA_C_LENGTH
+    n = c + C_N_LENGTH * turn(to_ca0, -117.2)  # angle CA-C-N
+    o = c + C_O_LENGTH * turn(to_ca0, 120.1)  # angle CA-C-O, other side from N
+    to_c = (c - n) / C_N_LENGTH
+    # angle C-N-CA; trans (omega = 180°) puts CA_i+1 on the far side of the C–N bond from CA_i
+    ca1 = max((n + N_CA_LENGTH * turn(to_c, sign * 121.7) for sign in (1, -1)),
+              key=lambda p: np.linalg.norm(p - ca0))
+    pts = np.stack([ca0, c, o, n, ca1])
+    x = ca1 / np.linalg.norm(ca1)
+    return pts @ np.array([[x[0], -x[1]], [x[1], x[0]]])  # rotate so CA_i+1 lies on +x
+
+
+_PEPTIDE = _ideal_peptide()  # [5, 2]; CA–CA = 3.80 Å
+
+
+def _fit_peptides(ca: np.ndarray, c_pred: np.ndarray, o_pred: np.ndarray,
+                  n_next_pred: np.ndarray) -> np.ndarray:
+    """Place a rigid ideal peptide unit on each Cα pair (i, i+1), rotated about the Cα–Cα axis to
+    best match the predicted C_i, O_i, N_i+1 (least squares; closed form for one rotation angle).
+    ca [L, 3]; predictions [L-1, 3]. Returns C, O, N_next [L-1, 3, 3].
+    Bond lengths and angles inside the unit are then ideal; only the axial coordinate is stretched
+    to fit the actual Cα–Cα distance."""
+    axis_vec = ca[1:] - ca[:-1]  # [P, 3]
+    axis_len = np.linalg.norm(axis_vec, axis=-1, keepdims=True)
+    e1 = axis_vec / np.maximum(axis_len, 1e-8)
+    template = _PEPTIDE[[1, 2, 3]]  # [3, 2]: (axial, in-plane) coordinates of C, O, N
+    rel = np.stack([c_pred, o_pred, n_next_pred], axis=1) - ca[:-1, None]  # [P, 3, 3]
+    # The best in-plane direction w ⟂ e1 maximises Σ_a y_a (rel_a · w): w ∥ (Σ_a y_a rel_a)⊥.
+    ref = np.einsum("a,pax->px", template[:, 1], rel)  # [P, 3]
+    w = _unit(ref - np.sum(ref * e1, -1, keepdims=True) * e1)
+    axial = template[None, :, 0, None] * (axis_len / _PEPTIDE[4, 0])[:, None]  # [P, 3, 1]
+    return ca[:-1, None] + axial * e1[:, None] + template[None, :, 1, None] * w[:, None]
+
+
 def build_backbone(ca: np.ndarray) -> np.ndarray:
-    """Cα trace [L, 3] -> backbone [L, 5, 3] in N, CA, C, O, CB order (CB from ideal_cb)."""
+    """Cα trace [L, 3] -> backbone [L, 5, 3] in N, CA, C, O, CB order.
+
+    The regression model (`_BACKBONE_W`) predicts N, C, O in each residue's local Cα frame; each
+    peptide unit C_i, O_i, N_i+1 is then replaced by a rigid ideal one oriented to match those
+    predictions (`_fit_peptides`), so peptide bonds are ideal. N of the first residue and C, O of
+    the last keep the raw prediction. CB from `ideal_cb`.
+    """
     ca = np.asarray(ca, np.float64)
     length = len(ca)
     if length == 0:
         return np.zeros((0, 5, 3))
     padded = _pad_trace(ca)  # [L + 4, 3]
     frames = _local_frames(padded)  # [L, 3, 3]
-    local = (_backbone_features(padded) @ _BACKBONE_W).reshape(length, 3, 3)  # [L, atom, xyz]
+    # [L, 21] @ [21, 9] -> [L, atom, xyz] (einsum, not BLAS: see expected_distances)
+    local = np.einsum("lf,fo->lo", _backbone_features(padded), _BACKBONE_W).reshape(length, 3, 3)
     # world = CA + R @ local for each atom: [L, 3(xyz), 3(frame axis)] x [L, atom, 3] -> [L, atom, 3]
     atoms = ca[:, None, :] + np.einsum("lxk,lak->lax", frames, local)
-    n, c, o = atoms[:, 0], atoms[:, 1], atoms[:, 2]
+    n, c, o = atoms[:, 0].copy(), atoms[:, 1].copy(), atoms[:, 2].copy()
+    if length >= 2:
+        unit = _fit_peptides(ca, c[:-1], o[:-1], n[1:])  # [L-1, 3(C, O, N_next), 3]
+        c[:-1], o[:-1], n[1:] = unit[:, 0], unit[:, 1], unit[:, 2]
     cb = ideal_cb(n, ca, c)
     return np.stack([n, ca, c, o, cb], axis=1)
 
@@ -687,15 +762,20 @@ class GeometryResult:
 
 
 def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None = None,
-                seed: int = 0, num_restarts: int = 3, steps: int = 150, polish_steps: int = 60,
-                restart_noise: float = 2.0, weights: RefineWeights | None = None) -> GeometryResult:
+                seed: int = 0, num_restarts: int = 3, steps: int = 100, polish_steps: int = 40,
+                restart_noise: float = 1.0, weights: RefineWeights | None = None) -> GeometryResult:
     """Distogram [L, L, 65] (+ Cα torsion probabilities [L, 36]) -> GeometryResult.
 
-    Restart 0 starts from MDS, restart r > 0 from MDS + N(0, restart_noise²) jitter drawn from
-    numpy Generator(seed + r); all restarts are refined together. After `steps` steps on the
-    distances, each restart's hand is chosen (torsions if given, else the slightly chiral
-    virtual-Cβ distogram energy), then `polish_steps` more with the torsion term; the restart with
-    the lowest final energy wins. Same inputs and seed -> identical output.
+    Restarts alternate hands: even ones start from the MDS solution (mirrored first if the
+    torsions prefer that), odd ones from its mirror;
+    restarts 0 and 1 start exactly there, later ones add N(0, restart_noise²) jitter drawn from
+    numpy Generator(seed + r). All restarts are refined together (Adam, `steps` steps). With
+    torsions, each restart is then mirrored if `choose_hand`'s rule says so and polished for
+    `polish_steps` more steps with the torsion term. Without torsions the hands compete on the
+    final energy alone (the virtual Cβ makes it chiral: use num_restarts >= 2). The restart with
+    the lowest final energy wins.
+    hand_flipped: the winner is the mirror image of the MDS solution's hand.
+    Same inputs and seed -> identical output.
     """
     timings = {}
     start = time.perf_counter()
@@ -709,27 +789,38 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
     timings["expected_distances"] = time.perf_counter() - tick
     tick = time.perf_counter()
     init = classical_mds(dist, weight)
+    use_torsions = ca_torsion_probs is not None and length >= 4
+    mds_flipped = False
+    if use_torsions:  # the MDS trace (of Cβ) already shows the hand of helices: start from it
+        mds_flipped = (torsion_log_likelihood(_mirror(init), ca_torsion_probs)
+                       > torsion_log_likelihood(init, ca_torsion_probs))
+        init = _mirror(init) if mds_flipped else init
     timings["mds"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    starts = [init]
-    for r in range(1, num_restarts):
-        starts.append(init + np.random.default_rng(seed + r).normal(0.0, restart_noise, init.shape))
+    # Odd restarts start from the mirror image. Refinement adapts a trace to its own hand (the
+    # virtual Cβ is chiral), so a wrong-hand start ends distorted; starting both hands lets the
+    # correct one be refined from the beginning. Restarts 0 and 1 start without jitter.
+    mirrored = np.arange(num_restarts) % 2 == 1
+    starts = []
+    for r in range(num_restarts):
+        start_r = _mirror(init) if mirrored[r] else init
+        if r >= 2:
+            start_r = start_r + np.random.default_rng(seed + r).normal(0.0, restart_noise, init.shape)
+        starts.append(start_r)
     energy = _Energy(probs, ca_torsion_probs, weights or RefineWeights())
     x = torch.from_numpy(np.stack(starts, axis=1)).float()  # [L, B, 3]
     x = _adam(energy, x, steps, lr=1.0, lr_end=0.05)
 
-    # Hand: per restart, keep x or its mirror.
-    flipped = np.zeros(num_restarts, bool)
-    if ca_torsion_probs is not None and length >= 4:
+    # With torsions: per restart, keep x or its mirror, whichever the torsions like more (the
+    # polish below then repairs the flipped ones); without, the hands compete on the energy.
+    flipped = mirrored ^ mds_flipped
+    if use_torsions:
         for r in range(num_restarts):
             xr = x[:, r].double().numpy()
-            flipped[r] = (torsion_log_likelihood(_mirror(xr), ca_torsion_probs)
-                          > torsion_log_likelihood(xr, ca_torsion_probs))
-    else:  # the virtual Cβ makes the distogram energy slightly chiral
-        with torch.no_grad():
-            flipped = (energy(_mirror(x)) < energy(x)).numpy()
-    x = torch.where(torch.from_numpy(flipped)[None, :, None], _mirror(x), x)
+            if torsion_log_likelihood(_mirror(xr), ca_torsion_probs) > torsion_log_likelihood(xr, ca_torsion_probs):
+                flipped[r] = not flipped[r]
+                x[:, r] = _mirror(x[:, r])
 
     energy.use_torsion = True
     if polish_steps > 0:

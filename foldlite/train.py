@@ -122,6 +122,10 @@ def _restore_rng(states: dict, sampler: CropSampler) -> None:
     sampler.set_state(states["sampler"])
 
 
+def _log(message: str) -> None:
+    print(message, flush=True)  # flushed: training logs are usually redirected to a file
+
+
 def _plain(value):
     """numpy scalars -> Python numbers, so checkpoints hold only plain types."""
     return value.item() if hasattr(value, "item") else value
@@ -130,7 +134,7 @@ def _plain(value):
 def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: float = 60.0,
           max_steps: int | None = None, resume: bool = False, init_from: str | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
-          threads: int | None = None, log=print) -> Path:
+          overrides: dict | None = None, threads: int | None = None, log=_log) -> Path:
     """Train (or resume) into out_dir for `minutes` of wall time or `max_steps`; returns best.pt."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -158,6 +162,8 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
         train_config = train_config or TrainConfig()
         torch.manual_seed(train_config.seed)
         model = FoldliteModel(model_config or ModelConfig())
+    if overrides:  # run-time changes (e.g. a longer schedule when continuing) are recorded in the checkpoint
+        train_config = replace(train_config, **overrides)
     config = train_config
 
     sampler = CropSampler(chainset, "train", seed=config.seed)

@@ -1,0 +1,232 @@
+"""Python API: load_model -> fold / fold_fasta -> Prediction.
+
+    import foldlite
+    pred = foldlite.fold("MQIFVKTLTG...")
+    pred.plddt.mean(); pred.to_pdb(); pred.save("out/"); pred.view()
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from . import __version__
+from .checkpoint import default_weights_path, model_from_checkpoint, read_checkpoint, sha256_of
+from .confidence import Calibration, expected_lddt
+from .constants import CONTACT_CLASSES, SS3_ALPHABET
+from .fasta import check_length, read_fasta
+from .geometry import reconstruct
+from .model import FoldliteModel
+from .precision import autocast_context
+from .structure import Structure
+from .tokenizer import normalize_sequence, encode_canonical
+
+MIN_LENGTH = 10  # residues; shorter peptides have no fold for a distogram to describe
+MAX_LENGTH = 2000  # residues; memory grows as L² (see README "Limits")
+
+
+class DeviceError(ValueError):
+    """A device that was asked for but is not available."""
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """'auto' (or None) -> cuda when available, else cpu; 'cuda' without CUDA is an error."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {device!r} requested but CUDA is not available on this machine; use --device cpu")
+    if resolved.type not in ("cpu", "cuda"):
+        raise DeviceError(f"device {device!r} is not supported; use cpu, cuda or auto")
+    return resolved
+
+
+@dataclass
+class LoadedModel:
+    """The network with its confidence calibration and where it came from."""
+
+    network: FoldliteModel
+    calibration: Calibration
+    device: torch.device
+    path: Path
+    provenance: dict
+    sha256: str
+
+    @property
+    def version(self) -> str:
+        return f"foldlite {__version__} weights {self.sha256[:12]}"
+
+
+_DEFAULT_MODEL: dict[str, LoadedModel] = {}
+
+
+def load_model(path: str | os.PathLike | None = None, device: str | torch.device | None = "cpu") -> LoadedModel:
+    """Load weights (default: the shipped ones) with weights_only=True and strict keys."""
+    device = resolve_device(device)
+    path = Path(path) if path is not None else default_weights_path()
+    payload = read_checkpoint(path)
+    network = model_from_checkpoint(payload, path).to(device).eval()
+    return LoadedModel(network=network, calibration=Calibration.from_dict(payload.get("calibration")),
+                       device=device, path=path, provenance=payload.get("provenance", {}),
+                       sha256=sha256_of(path))
+
+
+def _default_model(device) -> LoadedModel:
+    key = str(resolve_device(device))
+    if key not in _DEFAULT_MODEL:
+        _DEFAULT_MODEL[key] = load_model(None, key)
+    return _DEFAULT_MODEL[key]
+
+
+@dataclass
+class NetworkOutput:
+    """Per-sequence head outputs as numpy probabilities.
+
+    distogram [L, L, 65], ss3 [L, 3], ca_torsion [L, 36], attention [N*H, L, L] float16 or None.
+    """
+
+    distogram: np.ndarray
+    ss3: np.ndarray
+    ca_torsion: np.ndarray
+    attention: np.ndarray | None
+
+
+@torch.no_grad()
+def run_network(model: LoadedModel, sequence: str, keep_attention: bool = True) -> NetworkOutput:
+    """One forward pass of a canonical sequence."""
+    tokens = torch.from_numpy(encode_canonical(sequence))[None].to(model.device)  # [1, L]
+    with autocast_context(model.device):
+        out = model.network(tokens)
+    attention = out.attention[0].to(torch.float16).cpu().numpy() if keep_attention else None
+    return NetworkOutput(
+        distogram=torch.softmax(out.distogram[0].float(), -1).cpu().numpy(),
+        ss3=torch.softmax(out.ss3[0].float(), -1).cpu().numpy(),
+        ca_torsion=torch.softmax(out.ca_torsion[0].float(), -1).cpu().numpy(),
+        attention=attention,
+    )
+
+
+@dataclass
+class Prediction:
+    """A folded sequence: structure, confidences and every head's output."""
+
+    id: str
+    sequence: str
+    structure: Structure
+    distogram: np.ndarray  # [L, L, 65] Cβ distance-bin probabilities
+    ss3_probs: np.ndarray  # [L, 3] H, E, C
+    attention: np.ndarray | None  # [layers*heads, L, L] attention probabilities (float16)
+    seed: int
+    rank: int = 1
+    timings: dict = field(default_factory=dict)
+    model_version: str = ""
+    geometry_loss: float = float("nan")
+
+    @property
+    def plddt(self) -> np.ndarray:
+        """Per-residue pLDDT [L], 0-100."""
+        return self.structure.confidence
+
+    @property
+    def mean_plddt(self) -> float:
+        return float(np.mean(self.plddt))
+
+    @property
+    def contacts(self) -> np.ndarray:
+        """P(Cβ–Cβ < 8 Å) [L, L]."""
+        return self.distogram[..., :CONTACT_CLASSES].sum(-1)
+
+    @property
+    def secondary_structure(self) -> str:
+        """Predicted 3-state secondary structure, one of H/E/C per residue."""
+        return "".join(SS3_ALPHABET[i] for i in self.ss3_probs.argmax(-1))
+
+    def to_pdb(self) -> str:
+        from .pdbio import write_pdb
+
+        return write_pdb(self.structure)
+
+    def to_cif(self) -> str:
+        from .pdbio import write_cif
+
+        return write_cif(self.structure)
+
+    def summary(self) -> dict:
+        """JSON-ready description (sequence, pLDDT, SS, seed, timings, model version)."""
+        return {
+            "id": self.id, "sequence": self.sequence, "length": len(self.sequence),
+            "mean_plddt": round(self.mean_plddt, 2),
+            "plddt": [round(float(v), 2) for v in self.plddt],
+            "secondary_structure": self.secondary_structure,
+            "seed": self.seed, "rank": self.rank,
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+            "model_version": self.model_version,
+        }
+
+    def save(self, directory: str | os.PathLike, name: str | None = None, fmt: str = "pdb",
+             plots: bool = True, overwrite: bool = False) -> dict[str, Path]:
+        """Write <name>.pdb|.cif, <name>.json, <name>_distogram.npz and <name>.png into directory."""
+        from .outputs import write_prediction
+
+        return write_prediction(self, Path(directory), name=name, fmt=fmt, plots=plots, overwrite=overwrite)
+
+    def plot(self, path: str | os.PathLike | None = None):
+        """Distance map with contacts, pLDDT along the sequence, SS track (matplotlib Figure)."""
+        from .plots import plot_prediction
+
+        return plot_prediction(self, path)
+
+    def view(self, width: int = 640, height: int = 480):
+        """py3Dmol view coloured by pLDDT (cartoon); for notebooks."""
+        from .viz import view_prediction
+
+        return view_prediction(self, width=width, height=height)
+
+
+def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,
+         device: str | None = "cpu", record_id: str = "query", keep_attention: bool = True,
+         num_restarts: int = 3) -> Prediction | list[Prediction]:
+    """Fold one sequence. Returns a Prediction, or a list ranked by mean pLDDT when num_models > 1.
+
+    The network runs once; the `num_models` structures come from geometry seeds seed, seed+1, ...
+    """
+    if num_models < 1:
+        raise ValueError(f"num_models must be at least 1, got {num_models}")
+    sequence = normalize_sequence(sequence, record_id)
+    check_length(record_id, sequence, MIN_LENGTH, MAX_LENGTH)
+    model = model or _default_model(device)
+    start = time.perf_counter()
+    net = run_network(model, sequence, keep_attention)
+    network_s = time.perf_counter() - start
+    predictions = []
+    for k in range(num_models):
+        tick = time.perf_counter()
+        result = reconstruct(net.distogram, net.ca_torsion, seed=seed + k, num_restarts=num_restarts)
+        raw = expected_lddt(net.distogram, result.coords[:, 4])
+        plddt = model.calibration(raw)
+        geometry_s = time.perf_counter() - tick
+        structure = Structure(sequence=sequence, coords=result.coords, confidence=plddt, name=record_id)
+        predictions.append(Prediction(
+            id=record_id, sequence=sequence, structure=structure, distogram=net.distogram,
+            ss3_probs=net.ss3, attention=net.attention, seed=seed + k,
+            timings={"network": network_s, "geometry": geometry_s, "total": network_s + geometry_s},
+            model_version=model.version, geometry_loss=result.loss))
+    predictions.sort(key=lambda p: -p.mean_plddt)
+    for rank, prediction in enumerate(predictions, start=1):
+        prediction.rank = rank
+    return predictions[0] if num_models == 1 else predictions
+
+
+def fold_fasta(path: str | os.PathLike, model: LoadedModel | None = None, **kwargs) -> Iterator[Prediction]:
+    """Fold every record of a FASTA file, streaming: one record in memory at a time."""
+    for record in read_fasta(path):
+        yield fold(record.sequence, model=model, record_id=record.id, **kwargs)

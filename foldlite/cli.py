@@ -182,6 +182,33 @@ def _run_data(args) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------------------------------ evaluate
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a predicted structure against a reference structure")
+    p.add_argument("prediction", help="predicted structure (PDB or mmCIF)")
+    p.add_argument("reference", help="reference structure (PDB or mmCIF)")
+    p.add_argument("--prediction-chain", default=None, help="chain id (default: first protein chain)")
+    p.add_argument("--reference-chain", default=None, help="chain id (default: first protein chain)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _run_evaluate(args) -> int:
+    import json
+
+    from .evaluate import compare, format_comparison
+    from .pdbio import read_structure
+
+    model = read_structure(args.prediction, chain=args.prediction_chain)
+    reference = read_structure(args.reference, chain=args.reference_chain)
+    comparison = compare(model, reference)
+    if args.json:
+        print(json.dumps({"prediction": args.prediction, "reference": args.reference, **comparison.to_dict()}))
+    else:
+        print(format_comparison(comparison, args.prediction, args.reference))
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------------------------- weights
 
 def _add_export(sub) -> None:
@@ -217,11 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fold(sub)
     _add_train(sub)
     _add_data(sub)
+    _add_evaluate(sub)
     _add_export(sub)
     return parser
 
 
-HANDLERS = {"fold": _run_fold, "train": _run_train, "data": _run_data, "export": _run_export}
+HANDLERS = {"fold": _run_fold, "train": _run_train, "data": _run_data, "evaluate": _run_evaluate,
+            "export": _run_export}
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -229,11 +258,12 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from .api import DeviceError
     from .chainset_build import ChainsetBuildError
     from .checkpoint import WeightsError
+    from .evaluate import AlignmentError
     from .outputs import OutputExistsError
     from .pdbio import StructureFileError
     from .tokenizer import SequenceError
 
-    return (UsageError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,
+    return (UsageError, AlignmentError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,
             ChainsetBuildError, FileNotFoundError, IsADirectoryError, PermissionError)
 
 

@@ -232,8 +232,10 @@ class RefineWeights:
     """Relative weights of the refinement terms (Adam is scale-free, only ratios matter)."""
 
     distogram: float = 1.0  # per pair, -log P(Cβ distance)
-    bond: float = 100.0  # per Å² of (|CA_i+1 - CA_i| - 3.8)
-    angle: float = 30.0  # per Å² of Cα(i)–Cα(i+2) outside CA_I2_RANGE
+    # Stiff enough to keep Cα–Cα within ~0.1 Å of 3.8 against a sharp distogram, soft enough
+    # for Adam (at 1000 the refinement stalls; measured on the test chains).
+    bond: float = 300.0  # per Å² of (|CA_i+1 - CA_i| - 3.8)
+    angle: float = 50.0  # per Å² of Cα(i)–Cα(i+2) outside CA_I2_RANGE
     clash: float = 30.0  # per Å² of Cα–Cα (|i - j| >= 3) below CLASH_DISTANCE
     torsion: float = 2.0  # per residue, -log P(Cα torsion); only once the hand is chosen
 
@@ -327,7 +329,8 @@ class _PairTerm(torch.autograd.Function):
     def forward(ctx, points, energy):
         length, batch, _ = points.shape
         # [L, B*6] -> [M, B*6] -> [M, B, 2, 3]: Cα and Cβ difference vectors of each pair
-        diff = (energy.incidence @ points.reshape(length, -1)).view(-1, batch, 2, 3)
+        incidence = energy.incidence if points.dtype == torch.float32 else energy.incidence.to(points.dtype)
+        diff = (incidence @ points.reshape(length, -1)).view(-1, batch, 2, 3)
         # |diff| written per component: a reduction over a last axis of 3 is several times slower
         dist = (diff[..., 0] ** 2 + diff[..., 1] ** 2 + diff[..., 2] ** 2 + 1e-8).sqrt_()  # [M, B, 2]
         d_ca, d_cb = dist[..., 0], dist[..., 1]
@@ -338,7 +341,7 @@ class _PairTerm(torch.autograd.Function):
         # column on each side, so index 0 = below the first knot and 65 = beyond the last one.
         pos = d_cb * (1.0 / BIN_WIDTH) + (1.0 - float(KNOTS[0]) / BIN_WIDTH)  # knot coordinate + 1
         k = pos.clamp_(0.0, len(KNOTS)).long()  # [M, B] padded segment index
-        slope = torch.gather(energy.slopes, 1, k)  # [M, 67] -> [M, B]
+        slope = torch.gather(energy.slopes, 1, k).to(points.dtype)  # [M, 67] -> [M, B]
 
         # dE/d(diff) = dE/dd * diff / d, back to [M, B, 6]
         coef = torch.stack([excess.mul_(energy.ca_2w), slope.mul_(energy.weights.distogram)], dim=-1)
@@ -353,8 +356,8 @@ class _PairTerm(torch.autograd.Function):
         # -log P at d: value at the left knot + slope * offset, flat outside the knot range.
         left = (pos - 1.0).clamp(0.0, len(KNOTS) - 1.0)  # knot coordinate, clamped
         knot = left.clamp(max=len(KNOTS) - 2.0).floor()
-        value = torch.gather(energy.values, 1, knot.long())
-        step = torch.gather(energy.slopes, 1, knot.long() + 1)  # slope of that segment
+        value = torch.gather(energy.values, 1, knot.long()).to(points.dtype)
+        step = torch.gather(energy.slopes, 1, knot.long() + 1).to(points.dtype)  # slope of that segment
         e_cb = (value + step * (left - knot) * BIN_WIDTH).sum(0)
         return e_ca + energy.weights.distogram * e_cb
 
@@ -363,7 +366,7 @@ class _PairTerm(torch.autograd.Function):
         (g_diff,) = ctx.saved_tensors
         if not bool((grad_out == 1.0).all()):
             g_diff = g_diff * grad_out[None, :, None]  # [M, B, 6]
-        grad = ctx.incidence_t @ g_diff.reshape(len(g_diff), -1)  # [L, B*6]
+        grad = ctx.incidence_t.to(g_diff.dtype) @ g_diff.reshape(len(g_diff), -1)  # [L, B*6]
         return grad.view(-1, *g_diff.shape[1:]), None
 
 
@@ -763,7 +766,8 @@ class GeometryResult:
 
 def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None = None,
                 seed: int = 0, num_restarts: int = 3, steps: int = 100, polish_steps: int = 40,
-                restart_noise: float = 1.0, weights: RefineWeights | None = None) -> GeometryResult:
+                restart_noise: float = 1.0, lr: float = 0.2,
+                weights: RefineWeights | None = None) -> GeometryResult:
     """Distogram [L, L, 65] (+ Cα torsion probabilities [L, 36]) -> GeometryResult.
 
     Restarts alternate hands: even ones start from the MDS solution (mirrored first if the
@@ -810,7 +814,7 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
         starts.append(start_r)
     energy = _Energy(probs, ca_torsion_probs, weights or RefineWeights())
     x = torch.from_numpy(np.stack(starts, axis=1)).float()  # [L, B, 3]
-    x = _adam(energy, x, steps, lr=1.0, lr_end=0.05)
+    x = _adam(energy, x, steps, lr=lr, lr_end=0.05)
 
     # With torsions: per restart, keep x or its mirror, whichever the torsions like more (the
     # polish below then repairs the flipped ones); without, the hands compete on the energy.
@@ -824,7 +828,7 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
 
     energy.use_torsion = True
     if polish_steps > 0:
-        x = _adam(energy, x, polish_steps, lr=0.3, lr_end=0.01)
+        x = _adam(energy, x, polish_steps, lr=0.3 * lr, lr_end=0.01)
     with torch.no_grad():
         final = (energy(x) / length).double().numpy()
     timings["refine"] = time.perf_counter() - tick

@@ -209,6 +209,78 @@ def _run_evaluate(args) -> int:
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------------------- benchmark
+
+def _length_range(text: str) -> tuple[int, int]:
+    try:
+        low, high = (int(v) for v in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX such as 50-300, got {text!r}") from None
+    if not 1 <= low <= high:
+        raise argparse.ArgumentTypeError(f"need 1 <= MIN <= MAX, got {text!r}")
+    return low, high
+
+
+def _add_benchmark(sub) -> None:
+    p = sub.add_parser("benchmark", help="fold held-out chains and score them (with baselines)")
+    p.add_argument("--data", default=None, help="chain set (default: $FOLDLITE_DATA, ../shared/data, else data/ sample)")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--limit", type=_positive_int, default=None, help="seeded random subset of this many chains")
+    p.add_argument("--lengths", type=_length_range, default=(30, 1000), help="MIN-MAX residues (default 30-1000)")
+    p.add_argument("--weights", default=None)
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("-o", "--out", default="benchmark.csv", help="per-chain CSV (default benchmark.csv)")
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _run_benchmark(args) -> int:
+    from .api import load_model
+    from .benchmark import format_summary, run_benchmark, select_chains
+    from .chains import ChainSet
+
+    if Path(args.out).exists() and not args.overwrite:
+        raise UsageError(f"{args.out} exists; pass --overwrite to replace it")
+    chainset = ChainSet(args.data)
+    indices = select_chains(chainset, args.split, args.limit, *args.lengths, seed=args.seed)
+    if len(indices) == 0:
+        raise UsageError(f"no {args.split} chains of {args.lengths[0]}-{args.lengths[1]} residues in {chainset.path}")
+    model = load_model(args.weights, "cpu")
+    print(f"benchmark: {len(indices)} {args.split} chains from {chainset.path}; weights {model.version}",
+          flush=True)
+    summary = run_benchmark(model, chainset, indices, Path(args.out), seed=args.seed,
+                            log=lambda m: print(m, flush=True))
+    print(format_summary(summary))
+    print(f"per-chain rows -> {args.out}")
+    return EXIT_OK
+
+
+def _add_model_metrics(sub) -> None:
+    p = sub.add_parser("model-metrics", help="network-only metrics on a split: distogram CE, contacts, Q3")
+    p.add_argument("--data", default=None)
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--limit", type=_positive_int, default=None)
+    p.add_argument("--lengths", type=_length_range, default=(30, 1000))
+    p.add_argument("--weights", default=None)
+
+
+def _run_model_metrics(args) -> int:
+    from .api import load_model
+    from .benchmark import select_chains
+    from .chains import ChainSet
+    from .train import evaluate
+
+    chainset = ChainSet(args.data)
+    indices = select_chains(chainset, args.split, args.limit, *args.lengths)
+    model = load_model(args.weights, "cpu")
+    metrics = evaluate(model.network, chainset, indices)
+    print(f"{len(indices)} {args.split} chains ({args.lengths[0]}-{args.lengths[1]} residues) from {chainset.path}")
+    print(f"weights: {model.path} ({model.version})")
+    print(f"distogram cross-entropy:              {metrics['valid_distogram_ce']:.4f}")
+    print(f"long-range top-L/5 contact precision: {metrics['valid_lr_precision']:.4f}  (|i-j| >= 24, Cβ < 8 Å)")
+    print(f"secondary structure Q3:               {metrics['valid_q3']:.4f}")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------------------------- weights
 
 def _add_export(sub) -> None:
@@ -245,12 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_data(sub)
     _add_evaluate(sub)
+    _add_benchmark(sub)
+    _add_model_metrics(sub)
     _add_export(sub)
     return parser
 
 
 HANDLERS = {"fold": _run_fold, "train": _run_train, "data": _run_data, "evaluate": _run_evaluate,
-            "export": _run_export}
+            "benchmark": _run_benchmark, "model-metrics": _run_model_metrics, "export": _run_export}
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:

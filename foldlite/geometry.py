@@ -8,7 +8,9 @@ Pipeline (see `reconstruct`):
    chains the path estimate is within ~1-3 % of the true distance, far better than a constant.
 3. `refine`: Adam on a Cα trace (several restarts batched together) minimising
    -log P_ij(d_ij) of the predicted distogram, linearly interpolated between bin centres, plus
-   Cα–Cα bond, Cα(i, i+2) angle, clash and (after the hand is fixed) Cα-torsion terms.
+   Cα–Cα bond, Cα(i, i+2) angle, clash and (after the hand is fixed) Cα-torsion terms. Only
+   informative pairs get their own term; "> 22 Å" pairs are checked every few steps and join in
+   only while they come close (L = 1000 stays at ~10^5 pairs, < 1 GB).
    The distogram is over Cβ, so the loss places a virtual Cβ on the trace (fixed offset in the
    local frame of CA[i-1], CA[i], CA[i+1], fitted on real chains, ~0.4 Å from the true Cβ) rather
    than pretending Cα ≈ Cβ: Cα and Cβ distances of a contact differ by 1-2 Å, which is several
@@ -16,8 +18,11 @@ Pipeline (see `reconstruct`):
 4. `choose_hand`: distances cannot tell a structure from its mirror; the Cα virtual torsion
    (+50° in a right-handed α-helix) can. Keep whichever of coords / mirror the predicted torsion
    distribution likes more.
-5. `build_backbone`: Cα trace -> N, CA, C, O, CB with a small regression model of the backbone atoms
-   in the local Cα frame, fitted on real chains (`fit_backbone_model`); CB from `ideal_cb`.
+5. `build_backbone`: Cα trace -> N, CA, C, O, CB: a small regression model of the backbone atoms
+   in the local Cα frame, fitted on real chains (`fit_backbone_model`), decides how each rigid
+   ideal peptide unit is turned about its Cα–Cα axis; CB from `ideal_cb`.
+6. `reconstruct`: all of the above with seeded restarts of both hands; `coords_from_distances`:
+   the exact-distance path (MDS + stress polish).
 
 Shapes: L residues; distances in Å; angles in radians. Everything returned is numpy float64.
 """
@@ -59,10 +64,9 @@ CA_I2_RANGE = (5.0, 7.3)  # Å, Cα(i)–Cα(i+2): virtual bond angle ~82°..148
 # Backbone model, fitted by `fit_backbone_model` on 3,000 random training chains of
 # /work/shared/data/pdb_chains.npz (640k residues; seed 0). Rows: the 21 features of
 # `_backbone_features`; columns: local x, y, z of N, C, O in the residue frame of `_local_frames`.
-# Held-out RMS error (300 validation chains), interior residues: N 0.18 Å, C 0.22 Å, O 0.69 Å
-# (O depends on the peptide-plane orientation, which a Cα trace only loosely determines); the two
-# end residues, which only have ghost neighbours, are ~1.2 Å off (N, C) and 2 Å (O), so over whole
-# chains N 0.22, C 0.25, O 0.72 Å.
+# Held-out RMS error of build_backbone (300 validation chains, whole chains, after the ideal
+# peptide fit): N 0.21 Å, C 0.25 Å, O 0.72 Å; O depends on the peptide-plane orientation, which
+# a Cα trace only loosely determines, and the two end residues (ghost neighbours) are ~1 Å off.
 # The table itself, _BACKBONE_W [21, 9], is at the end of the file. _CB_OFFSET there is the mean
 # position of the ideal Cβ in the same frame (RMS error 0.41 Å), used for the virtual Cβ.
 
@@ -103,7 +107,7 @@ def ideal_helix_ca(length: int, rise: float = 1.5, turn_deg: float = 100.0,
 
 def distogram_from_distances(dist: np.ndarray, sigma: float = 0.5) -> np.ndarray:
     """Distances [L, L] -> distogram probabilities [L, L, 65]: a Gaussian of width sigma (Å)
-    integrated over the bins (first bin takes everything < 2.3 Å, the overflow class > 22 Å).
+    integrated over the bins (the first bin also takes everything < 2 Å, the overflow class > 22 Å).
     For tests and benchmarks: a 'perfect but blurred' predictor."""
     d = torch.as_tensor(np.asarray(dist, np.float64))[..., None]  # [L, L, 1]
     inner_edges = torch.as_tensor(np.linspace(2.0, DISTOGRAM_MAX, DISTOGRAM_BINS + 1)[1:-1])
@@ -503,7 +507,7 @@ def _mirror(x):
 
 
 def refine(coords0: np.ndarray, distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None = None,
-           steps: int = 150, seed: int = 0, noise: float = 0.0, lr: float = 1.0, lr_end: float = 0.02,
+           steps: int = 150, seed: int = 0, noise: float = 0.0, lr: float = 0.2, lr_end: float = 0.02,
            weights: RefineWeights | None = None, use_torsion: bool | None = None):
     """Gradient refinement of Cα trace(s) against a distogram (and Cα torsion distribution).
 
@@ -766,14 +770,15 @@ class GeometryResult:
 
 def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None = None,
                 seed: int = 0, num_restarts: int = 3, steps: int = 100, polish_steps: int = 40,
-                restart_noise: float = 1.0, lr: float = 0.2,
+                restart_noise: float = 1.0, lr: float = 0.2, clean_restarts: int = 2,
                 weights: RefineWeights | None = None) -> GeometryResult:
     """Distogram [L, L, 65] (+ Cα torsion probabilities [L, 36]) -> GeometryResult.
 
     Restarts alternate hands: even ones start from the MDS solution (mirrored first if the
     torsions prefer that), odd ones from its mirror;
-    restarts 0 and 1 start exactly there, later ones add N(0, restart_noise²) jitter drawn from
-    numpy Generator(seed + r). All restarts are refined together (Adam, `steps` steps). With
+    the first `clean_restarts` (default 2: both hands) start exactly there, later ones add
+    N(0, restart_noise²) jitter drawn from numpy Generator(seed + r), so only those depend on the
+    seed (pass clean_restarts=0 to make every restart seed-dependent, e.g. for several models). All restarts are refined together (Adam, `steps` steps). With
     torsions, each restart is then mirrored if `choose_hand`'s rule says so and polished for
     `polish_steps` more steps with the torsion term. Without torsions the hands compete on the
     final energy alone (the virtual Cβ makes it chiral: use num_restarts >= 2). The restart with
@@ -804,12 +809,12 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
     tick = time.perf_counter()
     # Odd restarts start from the mirror image. Refinement adapts a trace to its own hand (the
     # virtual Cβ is chiral), so a wrong-hand start ends distorted; starting both hands lets the
-    # correct one be refined from the beginning. Restarts 0 and 1 start without jitter.
+    # correct one be refined from the beginning. The first clean_restarts start without jitter.
     mirrored = np.arange(num_restarts) % 2 == 1
     starts = []
     for r in range(num_restarts):
         start_r = _mirror(init) if mirrored[r] else init
-        if r >= 2:
+        if r >= clean_restarts:
             start_r = start_r + np.random.default_rng(seed + r).normal(0.0, restart_noise, init.shape)
         starts.append(start_r)
     energy = _Energy(probs, ca_torsion_probs, weights or RefineWeights())

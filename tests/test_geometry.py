@@ -164,7 +164,11 @@ def test_reconstruct_is_deterministic(small_sharp):
     np.testing.assert_array_equal(a.coords, b.coords)
     assert a.restart_losses == b.restart_losses
     c = geo.reconstruct(probs[:40, :40], torsions[:40], seed=8, num_restarts=3, steps=30, polish_steps=10)
+    assert c.restart_losses[:2] == a.restart_losses[:2]  # restarts 0 and 1 start exactly at MDS
     assert c.restart_losses[2] != a.restart_losses[2]  # restart 2 is jittered with the seed
+    d = geo.reconstruct(probs[:40, :40], torsions[:40], seed=8, num_restarts=3, steps=30, polish_steps=10,
+                        clean_restarts=0)
+    assert not np.array_equal(d.coords, a.coords)
 
 
 def test_refine_lowers_energy_and_handles_batches(small_sharp):

@@ -1,0 +1,42 @@
+"""Rebuild quickstart.ipynb from quickstart.py's `# %%` cells (so the two never drift apart)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def script_cells(text: str) -> list[tuple[str, str]]:
+    """Split a percent-format script into (kind, source) cells."""
+    cells, kind, lines = [], None, []
+    for line in text.splitlines():
+        if line.startswith("# %%"):
+            if kind is not None:
+                cells.append((kind, "\n".join(lines).strip("\n")))
+            kind = "markdown" if "[markdown]" in line else "code"
+            lines = []
+            continue
+        lines.append(line[2:] if kind == "markdown" and line.startswith("# ") else
+                     ("" if kind == "markdown" and line == "#" else line))
+    if kind is not None:
+        cells.append((kind, "\n".join(lines).strip("\n")))
+    return cells
+
+
+def notebook(cells: list[tuple[str, str]]) -> dict:
+    def cell(kind, source):
+        base = {"cell_type": kind, "metadata": {}, "source": source.splitlines(keepends=True)}
+        if kind == "code":
+            base.update(execution_count=None, outputs=[])
+        return base
+
+    return {"cells": [cell(k, s) for k, s in cells], "metadata": {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+
+
+if __name__ == "__main__":
+    cells = script_cells((HERE / "quickstart.py").read_text())
+    (HERE / "quickstart.ipynb").write_text(json.dumps(notebook(cells), indent=1) + "\n")
+    print(f"wrote {HERE / 'quickstart.ipynb'} ({len(cells)} cells)")

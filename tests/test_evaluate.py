@@ -1,0 +1,60 @@
+"""`foldlite evaluate`: residue matching by alignment, scores, and its errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foldlite.cli import main
+from foldlite.evaluate import AlignmentError, compare
+from foldlite.pdbio import read_structure, save_structure
+from foldlite.structure import Structure
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _renumbered_fragment(structure: Structure, start: int, stop: int, offset: int) -> Structure:
+    return Structure(sequence=structure.sequence[start:stop], coords=structure.coords[start:stop],
+                     confidence=structure.confidence[start:stop],
+                     residue_numbers=np.arange(stop - start) + offset, chain_id="B")
+
+
+def test_identical_structures_score_perfectly():
+    native = read_structure(DATA / "1F32_A.pdb")
+    c = compare(native, native)
+    assert c.tm_score == pytest.approx(1.0) and c.rmsd == pytest.approx(0.0, abs=1e-6)
+    assert c.aligned_length == len(native)
+
+
+def test_residues_are_matched_by_sequence_not_numbering(tmp_path):
+    native = read_structure(DATA / "1F32_A.pdb")
+    fragment = _renumbered_fragment(native, 10, len(native), offset=500)
+    rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0]
+    rotation *= np.sign(np.linalg.det(rotation))
+    fragment.coords = fragment.coords @ rotation.T + 7.0
+    c = compare(fragment, native)
+    assert c.aligned_length == len(native) - 10
+    assert c.rmsd == pytest.approx(0.0, abs=1e-3)
+    # TM-score is normalised by the reference: 10 missing residues cost exactly their share
+    assert c.tm_score == pytest.approx((len(native) - 10) / len(native), abs=1e-3)
+
+
+def test_unrelated_sequences_are_refused():
+    with pytest.raises(AlignmentError, match="do not align"):
+        compare(read_structure(DATA / "1AHO_A.pdb"), read_structure(DATA / "1F32_A.pdb"))
+
+
+def test_cli_json_and_errors(tmp_path, capsys):
+    native = DATA / "1F32_A.pdb"
+    assert main(["evaluate", str(native), str(native), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tm_score"] == pytest.approx(1.0)
+    assert main(["evaluate", str(native), str(native), "--reference-chain", "Z"]) == 2
+    assert "no chain 'Z'" in capsys.readouterr().err
+    assert main(["evaluate", str(DATA / "1AHO_A.pdb"), str(native)]) == 2
+    assert "do not align" in capsys.readouterr().err
+    ligand_only = tmp_path / "ligand.pdb"
+    ligand_only.write_text("HETATM    1  O   HOH A   1       0.000   0.000   0.000  1.00  0.00           O\nEND\n")
+    assert main(["evaluate", str(ligand_only), str(native)]) == 2
+    assert "protein" in capsys.readouterr().err.lower()

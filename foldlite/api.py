@@ -210,7 +210,10 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     predictions = []
     for k in range(num_models):
         tick = time.perf_counter()
-        result = reconstruct(net.distogram, net.ca_torsion, seed=seed + k, num_restarts=num_restarts)
+        # model 1 keeps the clean (un-jittered) MDS starts; later models start only from seeded jitter,
+        # so every seed really gives a different structure
+        result = reconstruct(net.distogram, net.ca_torsion, seed=seed + k, num_restarts=num_restarts,
+                             clean_restarts=2 if k == 0 else 0)
         raw = expected_lddt(net.distogram, result.coords[:, 4])
         plddt = model.calibration(raw)
         geometry_s = time.perf_counter() - tick

@@ -41,6 +41,7 @@ def save_checkpoint(payload: dict, path: str | os.PathLike) -> None:
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; weights are package data others must read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

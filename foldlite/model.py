@@ -20,6 +20,7 @@ from .constants import NUM_DISTOGRAM_CLASSES, TORSION_BINS
 from .tokenizer import PAD_TOKEN, VOCAB_SIZE
 
 NUM_SS3 = 3
+OUTER_ROW_CHUNK = 256  # rows of the pair map per outer-product chunk (bounds peak memory)
 
 
 def relative_position_buckets(length: int, max_offset: int, device=None) -> torch.Tensor:
@@ -146,9 +147,14 @@ class PairStack(nn.Module):
         batch, length, _ = s.shape
         # outer sum: [B, L, 1, C_z] + [B, 1, L, C_z]
         z = self.left(s)[:, :, None, :] + self.right(s)[:, None, :, :]
-        # low-rank outer product: [B, L, L, 16*16] -> [B, L, L, C_z]
-        outer = torch.einsum("bia,bjc->bijac", self.outer_left(s), self.outer_right(s))
-        z = z + self.outer_proj(outer.reshape(batch, length, length, -1))
+        # low-rank outer product [B, rows, L, 16*16] -> [B, rows, L, C_z], in row chunks: the full
+        # [B, L, L, 256] tensor would be 4 GB at L = 2000, the chunks keep it to ~0.5 GB
+        left, right = self.outer_left(s), self.outer_right(s)  # [B, L, 16]
+        chunks = []
+        for start in range(0, length, OUTER_ROW_CHUNK):
+            outer = torch.einsum("bia,bjc->bijac", left[:, start:start + OUTER_ROW_CHUNK], right)
+            chunks.append(self.outer_proj(outer.reshape(batch, outer.shape[1], length, -1)))
+        z = z + torch.cat(chunks, dim=1)
         buckets = relative_position_buckets(length, self.config.max_relative_position, s.device)
         z = z + self.relative_position(buckets)[None]
         # attention maps symmetrised, as pair features: [B, N*H, L, L] -> [B, L, L, N*H]

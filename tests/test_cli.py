@@ -157,3 +157,37 @@ def test_broken_weights_files_are_named(tmp_path, capsys):
     assert main(["fold", "--sequence", "MKTAYIAKQRQ", "-o", str(tmp_path / "o"), "--weights", str(truncated)]) == 2
     err = capsys.readouterr().err
     assert "trunc.pt" in err and "format version 1" in err
+
+
+def test_many_records_are_streamed_and_all_written(tmp_path, tiny_weights):
+    import inspect
+
+    from foldlite.cli import _fold_records, build_parser
+
+    rng = np.random.default_rng(0)
+    alphabet = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+    text = "".join(f">r{i}\n{''.join(rng.choice(alphabet, 12))}\n" for i in range(25))
+    fasta = _fasta(tmp_path, text)
+    out = tmp_path / "out"
+    args = build_parser().parse_args(["fold", fasta, "-o", str(out)])
+    assert inspect.isgenerator(_fold_records(args))  # records are read one at a time, not held in a list
+    assert main(["fold", fasta, "-o", str(out), "--no-plots", "--quiet", "--weights", tiny_weights]) == 0
+    assert len(list(out.glob("*.pdb"))) == 25
+
+
+def test_a_record_that_fails_to_fold_gives_exit_1_and_the_rest_are_written(tmp_path, tiny_weights,
+                                                                            monkeypatch, capsys):
+    import foldlite.api
+
+    real_fold = foldlite.api.fold
+
+    def failing_fold(sequence, **kwargs):
+        if kwargs.get("record_id") == "p2":
+            raise RuntimeError("simulated failure")
+        return real_fold(sequence, **kwargs)
+
+    monkeypatch.setattr(foldlite.api, "fold", failing_fold)
+    out = tmp_path / "out"
+    assert main(["fold", _fasta(tmp_path, GOOD), "-o", str(out), "--no-plots", "--weights", tiny_weights]) == 1
+    assert (out / "p1.pdb").exists() and not (out / "p2.pdb").exists()
+    assert "simulated failure" in capsys.readouterr().out

@@ -1,7 +1,9 @@
 """`foldlite benchmark`: fold held-out chains, score them against experiment, beside simple baselines.
 
 Every chain is folded from its sequence alone and scored against its experimental Cα/Cβ. Baselines on
-the same chains: an ideal α-helix (what a model that knows nothing about tertiary structure gives).
+the same chains: an ideal α-helix (what a model that knows nothing about tertiary structure gives) and,
+when a structure library is given, the nearest template (the best sequence-search hit's Cα copied onto
+the query; see nearest_template).
 """
 from __future__ import annotations
 
@@ -14,16 +16,15 @@ import numpy as np
 
 from .chains import ChainSet, make_example
 from .constants import SS3_ALPHABET
+from .library import Library, load_library
+from .geometry import ideal_helix_ca
 from .metrics import contact_precision, lddt_ca, tm_score
 
 CSV_FIELDS = ["name", "length", "method", "tm_score", "gdt_ts", "lddt_ca", "rmsd", "lr_contact_precision",
-              "q3", "mean_plddt", "plddt_lddt_pearson", "seconds"]
-
-
-def ideal_helix_ca(length: int) -> np.ndarray:
-    """Cα trace [L, 3] Å of an ideal right-handed α-helix (1.5 Å rise, 100° per residue, radius 2.3 Å)."""
-    angle = np.deg2rad(100.0) * np.arange(length)
-    return np.stack([2.3 * np.cos(angle), 2.3 * np.sin(angle), 1.5 * np.arange(length)], axis=1)
+              "q3", "mean_plddt", "plddt_lddt_pearson", "seconds",
+              # nearest_template rows only: the hit used ("none" when it fell back to the ideal helix)
+              "template", "template_identity", "template_coverage", "template_evalue"]
+TEMPLATE_MAX_IDENTITY = 0.95  # hits at least this identical to the query are copies of it, not templates
 
 
 def select_chains(chainset: ChainSet, split: str, limit: int | None, min_length: int, max_length: int,
@@ -35,6 +36,37 @@ def select_chains(chainset: ChainSet, split: str, limit: int | None, min_length:
     return candidates
 
 
+def nearest_template(sequence: str, library, exclude_names=(), max_identity: float | None = TEMPLATE_MAX_IDENTITY):
+    """(Cα [L, 3] Å, Hit or None): the best library hit's trace mapped onto the query
+    (foldlite.search.template_ca), or the ideal helix and None when the search finds nothing.
+
+    exclude_names: library chains to skip (the query itself); max_identity: skip hits this identical or
+    more (other copies of the query).
+    """
+    from .search import search, template_ca
+
+    hits = search(sequence, library, max_hits=1, exclude_names=exclude_names, max_identity=max_identity)
+    if not hits:
+        return ideal_helix_ca(len(sequence)), None
+    return template_ca(hits[0], library, len(sequence)), hits[0]
+
+
+def _template_row(chain, library) -> dict:
+    tick = time.perf_counter()
+    ca, hit = nearest_template(chain.sequence, library, exclude_names={chain.name})
+    seconds = time.perf_counter() - tick
+    true_ca = chain.backbone[:, 1]
+    tm = tm_score(ca, true_ca)
+    return {"name": chain.name, "length": len(chain.sequence), "method": "nearest_template",
+            "tm_score": tm.tm_score, "gdt_ts": tm.gdt_ts, "lddt_ca": lddt_ca(ca, true_ca), "rmsd": tm.rmsd,
+            "lr_contact_precision": float("nan"), "q3": float("nan"), "mean_plddt": float("nan"),
+            "plddt_lddt_pearson": float("nan"), "seconds": seconds,
+            "template": hit.name if hit else "none",
+            "template_identity": hit.identity if hit else float("nan"),
+            "template_coverage": hit.coverage if hit else float("nan"),
+            "template_evalue": hit.evalue if hit else float("nan")}
+
+
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     keep = np.isfinite(a) & np.isfinite(b)
     if keep.sum() < 3 or np.std(a[keep]) == 0 or np.std(b[keep]) == 0:
@@ -43,9 +75,20 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def run_benchmark(model, chainset: ChainSet, indices: np.ndarray, out_csv: Path, seed: int = 0,
-                  log=print) -> dict:
-    """Fold and score each chain; write one CSV row per (chain, method); return the summary."""
+                  log=print, library=None) -> dict:
+    """Fold and score each chain; write one CSV row per (chain, method); return the summary.
+
+    library: a foldlite.library.Library or a path to one (built from the train split) to add the
+    nearest_template baseline; None skips it. The benchmarked chain itself and its >= 95 % identical
+    copies are never used as its template.
+    """
     from .api import fold
+
+    if library is not None:
+        from .search import kmer_index
+
+        library = library if isinstance(library, Library) else load_library(library)
+        kmer_index(library)  # built once here, so no chain's template time includes it
 
     rows = []
     all_plddt, all_lddt = [], []
@@ -73,18 +116,28 @@ def run_benchmark(model, chainset: ChainSet, indices: np.ndarray, out_csv: Path,
                      "tm_score": helix_tm.tm_score, "gdt_ts": helix_tm.gdt_ts, "lddt_ca": lddt_ca(helix, true_ca),
                      "rmsd": helix_tm.rmsd, "lr_contact_precision": float("nan"), "q3": float("nan"),
                      "mean_plddt": float("nan"), "plddt_lddt_pearson": float("nan"), "seconds": 0.0})
+        template_note = ""
+        if library is not None:
+            rows.append(_template_row(chain, library))
+            template_note = f" template TM={rows[-1]['tm_score']:.3f} ({rows[-1]['template']})"
         log(f"[{count}/{len(indices)}] {chain.name} L={len(chain.sequence)} TM={tm.tm_score:.3f} "
-            f"lDDT={lddt:.3f} pLDDT={prediction.mean_plddt:.1f} ({seconds:.1f} s)")
+            f"lDDT={lddt:.3f} pLDDT={prediction.mean_plddt:.1f} ({seconds:.1f} s){template_note}")
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with open(out_csv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
+            writer.writerow({k: _csv_value(k, v) for k, v in row.items()})
     summary = summarise(rows)
     summary["plddt_lddt_pearson_all_residues"] = _pearson(np.concatenate(all_plddt), np.concatenate(all_lddt))
     return summary
+
+
+def _csv_value(key: str, value):
+    if not isinstance(value, float):
+        return value
+    return f"{value:.3g}" if key == "template_evalue" else round(value, 4)  # E-values span 1e-100..10
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -104,19 +157,28 @@ def summarise(rows: list[dict]) -> dict:
             "mean_q3": float(np.nanmean([r["q3"] for r in chosen])) if method == "foldlite" else float("nan"),
             "seconds_per_residue": float(sum(r["seconds"] for r in chosen) / sum(r["length"] for r in chosen)),
         }
+        if method == "nearest_template":
+            found = [r for r in chosen if r["template"] != "none"]
+            summary[method]["fraction_with_template"] = len(found) / len(chosen)
+            summary[method]["mean_template_identity"] = (float(np.mean([r["template_identity"] for r in found]))
+                                                         if found else float("nan"))
     return summary
 
 
 def format_summary(summary: dict) -> str:
-    header = f"{'method':<12} {'chains':>6} {'meanTM':>7} {'medTM':>6} {'TM>0.5':>7} {'GDT_TS':>7} " \
+    header = f"{'method':<16} {'chains':>6} {'meanTM':>7} {'medTM':>6} {'TM>0.5':>7} {'GDT_TS':>7} " \
              f"{'lDDT':>6} {'P@L/5':>6} {'Q3':>6} {'s/res':>7}"
     lines = [header]
     for method, s in summary.items():
         if not isinstance(s, dict):
             continue
-        lines.append(f"{method:<12} {s['chains']:>6} {s['mean_tm']:7.3f} {s['median_tm']:6.3f} "
+        lines.append(f"{method:<16} {s['chains']:>6} {s['mean_tm']:7.3f} {s['median_tm']:6.3f} "
                      f"{s['fraction_tm_above_0.5']:7.2f} {s['mean_gdt_ts']:7.3f} {s['mean_lddt_ca']:6.3f} "
                      f"{s['mean_lr_contact_precision']:6.3f} {s['mean_q3']:6.3f} {s['seconds_per_residue']:7.4f}")
+    template = summary.get("nearest_template")
+    if isinstance(template, dict):
+        lines.append(f"nearest_template: a template found for {template['fraction_with_template']:.0%} of chains "
+                     f"(mean identity {template['mean_template_identity']:.2f}); the others use the ideal helix")
     if "plddt_lddt_pearson_all_residues" in summary:
         lines.append(f"pLDDT vs true lDDT-Cα, Pearson r over all residues: "
                      f"{summary['plddt_lddt_pearson_all_residues']:.3f}")

@@ -26,6 +26,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -230,6 +240,9 @@ def _add_benchmark(sub) -> None:
     p.add_argument("--weights", default=None)
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("-o", "--out", default="benchmark.csv", help="per-chain CSV (default benchmark.csv)")
+    p.add_argument("--library", default=None,
+                   help="structure library (train split) for the nearest_template baseline "
+                        "(default: foldlite/weights/library.npz if present, else no such baseline)")
     p.add_argument("--overwrite", action="store_true")
 
 
@@ -237,9 +250,15 @@ def _run_benchmark(args) -> int:
     from .api import load_model
     from .benchmark import format_summary, run_benchmark, select_chains
     from .chains import ChainSet
+    from .library import default_library_path, load_library
 
     if Path(args.out).exists() and not args.overwrite:
         raise UsageError(f"{args.out} exists; pass --overwrite to replace it")
+    library = None
+    if args.library is not None:
+        library = load_library(args.library)
+    elif default_library_path().is_file():
+        library = load_library(default_library_path())
     chainset = ChainSet(args.data)
     indices = select_chains(chainset, args.split, args.limit, *args.lengths, seed=args.seed)
     if len(indices) == 0:
@@ -247,8 +266,10 @@ def _run_benchmark(args) -> int:
     model = load_model(args.weights, "cpu")
     print(f"benchmark: {len(indices)} {args.split} chains from {chainset.path}; weights {model.version}",
           flush=True)
+    if library is None:
+        print("no structure library (--library): the nearest_template baseline is skipped", flush=True)
     summary = run_benchmark(model, chainset, indices, Path(args.out), seed=args.seed,
-                            log=lambda m: print(m, flush=True))
+                            log=lambda m: print(m, flush=True), library=library)
     print(format_summary(summary))
     print(f"per-chain rows -> {args.out}")
     return EXIT_OK
@@ -278,6 +299,71 @@ def _run_model_metrics(args) -> int:
     print(f"distogram cross-entropy:              {metrics['valid_distogram_ce']:.4f}")
     print(f"long-range top-L/5 contact precision: {metrics['valid_lr_precision']:.4f}  (|i-j| >= 24, Cβ < 8 Å)")
     print(f"secondary structure Q3:               {metrics['valid_q3']:.4f}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------ library, search
+
+def _add_library(sub) -> None:
+    p = sub.add_parser("library", help="build structure libraries for template search")
+    library_sub = p.add_subparsers(dest="library_command", required=True)
+    build = library_sub.add_parser("build", help="chain-set .npz or folder of PDB/mmCIF files -> library .npz")
+    build.add_argument("source", help="chain-set .npz (e.g. pdb_chains.npz) or a folder of structure files")
+    build.add_argument("-o", "--out", required=True, help="library file to write (.npz)")
+    build.add_argument("--split", default=None, choices=("train", "valid", "test"),
+                       help="only this split of a chain set (default: all chains)")
+    build.add_argument("--overwrite", action="store_true")
+
+
+def _run_library(args) -> int:
+    from .library import build_library
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    if not Path(args.source).exists():
+        raise UsageError(f"{args.source}: no such chain set or folder")
+    report = build_library(args.source, out, split=args.split)
+    print(report.format_report())
+    return EXIT_OK
+
+
+def _add_search(sub) -> None:
+    p = sub.add_parser("search", help="find template structures for FASTA sequences in a structure library")
+    p.add_argument("input", help="FASTA file (every record is searched)")
+    p.add_argument("--library", default=None, help="library .npz (default: foldlite/weights/library.npz)")
+    p.add_argument("--max-hits", type=_positive_int, default=10, help="hits per record (default 10)")
+    p.add_argument("--max-evalue", type=_positive_float, default=10.0,
+                   help="report hits up to this E-value (default 10)")
+
+
+def _run_search(args) -> int:
+    from .fasta import read_fasta_all
+    from .library import default_library_path, load_library
+    from .search import search
+
+    records = read_fasta_all(args.input)  # all input checked before the (slower) library load
+    if args.library is None:
+        path = default_library_path()
+        if not path.is_file():
+            raise UsageError("no structure library given and none shipped; build one with "
+                             "`foldlite library build pdb_chains.npz -o library.npz --split train` "
+                             "and pass --library library.npz")
+    else:
+        path = Path(args.library)
+    library = load_library(path)
+    for record in records:
+        hits = search(record.sequence, library, max_hits=args.max_hits, max_evalue=args.max_evalue)
+        print(f"# {record.id} ({len(record.sequence)} aa): {len(hits)} hits in {path}")
+        if not hits:
+            continue
+        width = max(len("target"), *(len(h.name) for h in hits))
+        print(f"{'target':<{width}}  {'ident':>5}  {'cover':>5}  {'evalue':>8}  {'score':>6}  {'bits':>6}  "
+              f"{'query':>11}  {'target_range':>12}  {'tlen':>5}")
+        for h in hits:  # ranges 1-based, inclusive
+            print(f"{h.name:<{width}}  {h.identity:5.2f}  {h.coverage:5.2f}  {h.evalue:8.2g}  {h.score:6.0f}  "
+                  f"{h.bits:6.1f}  {f'{h.query_start + 1}-{h.query_end}':>11}  "
+                  f"{f'{h.target_start + 1}-{h.target_end}':>12}  {h.target_length:>5}")
     return EXIT_OK
 
 
@@ -320,11 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_benchmark(sub)
     _add_model_metrics(sub)
     _add_export(sub)
+    _add_library(sub)
+    _add_search(sub)
     return parser
 
 
 HANDLERS = {"fold": _run_fold, "train": _run_train, "data": _run_data, "evaluate": _run_evaluate,
-            "benchmark": _run_benchmark, "model-metrics": _run_model_metrics, "export": _run_export}
+            "benchmark": _run_benchmark, "model-metrics": _run_model_metrics, "export": _run_export,
+            "library": _run_library, "search": _run_search}
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -333,12 +422,13 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from .chainset_build import ChainsetBuildError
     from .checkpoint import WeightsError
     from .evaluate import AlignmentError
+    from .library import LibraryError
     from .outputs import OutputExistsError
     from .pdbio import StructureFileError
     from .tokenizer import SequenceError
 
     return (UsageError, AlignmentError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,
-            ChainsetBuildError, FileNotFoundError, IsADirectoryError, PermissionError)
+            ChainsetBuildError, LibraryError, FileNotFoundError, IsADirectoryError, PermissionError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,8 @@ KEEP_KEYS = ("format_version", "config", "train_config", "state_dict", "provenan
 
 def calibration_data(model, chainset, indices, seed: int = 0):
     """Raw confidence and true lDDT-Cα per residue of structures folded from the given chains."""
-    from .api import LoadedModel, fold
-    from .confidence import Calibration, expected_lddt
+    from .api import fold
+    from .confidence import expected_lddt
     from .metrics import lddt_ca
 
     raws, trues = [], []

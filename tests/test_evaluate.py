@@ -9,7 +9,7 @@ import pytest
 
 from foldlite.cli import main
 from foldlite.evaluate import AlignmentError, compare
-from foldlite.pdbio import read_structure, save_structure
+from foldlite.pdbio import read_structure
 from foldlite.structure import Structure
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -1,7 +1,6 @@
 """The network: shapes, masks and padding, determinism, symmetry, and the training step."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

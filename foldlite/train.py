@@ -10,7 +10,6 @@ import csv
 import math
 import os
 import platform
-import random
 import shlex
 import sys
 import time
@@ -114,7 +113,7 @@ def _validation_indices(chainset: ChainSet, config: TrainConfig) -> np.ndarray:
 
 
 def _rng_states(sampler: CropSampler) -> dict:
-    return {"torch": torch.get_rng_state(), "sampler": sampler.state(), "python": random.getstate()[1]}
+    return {"torch": torch.get_rng_state(), "sampler": sampler.state()}
 
 
 def _restore_rng(states: dict, sampler: CropSampler) -> None:

@@ -3,10 +3,13 @@
     import foldlite
     pred = foldlite.fold("MQIFVKTLTG...")
     pred.plddt.mean(); pred.to_pdb(); pred.save("out/"); pred.view()
+
+Templates (foldlite.templates): by default fold() searches the shipped structure library and, when a
+homologue is found, mixes restraints read off its structure into the network's distogram and Cα
+torsions before building the structure; pass templates=None to fold from the network alone.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -25,6 +28,7 @@ from .geometry import reconstruct
 from .model import FoldliteModel
 from .precision import autocast_context
 from .structure import Structure
+from .templates import combine, describe, find_templates, resolve_templates, template_restraints
 from .tokenizer import normalize_sequence, encode_canonical
 
 MIN_LENGTH = 10  # residues; shorter peptides have no fold for a distogram to describe
@@ -117,7 +121,16 @@ def run_network(model: LoadedModel, sequence: str, keep_attention: bool = True) 
 
 @dataclass
 class Prediction:
-    """A folded sequence: structure, confidences and every head's output."""
+    """A folded sequence: structure, confidences and every head's output.
+
+    distogram is always the network's own prediction. When templates were used, the structure was
+    built from restrained_distogram (the network's mixed with the templates', see
+    foldlite.templates.combine), and pLDDT is computed from that same distribution, so it reflects
+    the template restraints too (the calibration itself was fitted without templates).
+    restrained_distogram is None when no template contributed. templates: one dict per template
+    found (foldlite.templates.describe), best first, with the weight it was given (0 below ~15 %
+    identity: listed, but not used); empty when none.
+    """
 
     id: str
     sequence: str
@@ -130,6 +143,8 @@ class Prediction:
     timings: dict = field(default_factory=dict)
     model_version: str = ""
     geometry_loss: float = float("nan")
+    templates: list = field(default_factory=list)
+    restrained_distogram: np.ndarray | None = None  # [L, L, 65] used for geometry and pLDDT, or None
 
     @property
     def plddt(self) -> np.ndarray:
@@ -161,7 +176,7 @@ class Prediction:
         return write_cif(self.structure)
 
     def summary(self) -> dict:
-        """JSON-ready description (sequence, pLDDT, SS, seed, timings, model version)."""
+        """JSON-ready description (sequence, pLDDT, SS, seed, timings, model version, templates)."""
         return {
             "id": self.id, "sequence": self.sequence, "length": len(self.sequence),
             "mean_plddt": round(self.mean_plddt, 2),
@@ -170,6 +185,7 @@ class Prediction:
             "seed": self.seed, "rank": self.rank,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "model_version": self.model_version,
+            "templates": list(self.templates),
         }
 
     def save(self, directory: str | os.PathLike, name: str | None = None, fmt: str = "pdb",
@@ -194,35 +210,57 @@ class Prediction:
 
 def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,
          device: str | None = "cpu", record_id: str = "query", keep_attention: bool = True,
-         num_restarts: int = 3) -> Prediction | list[Prediction]:
+         num_restarts: int = 3, templates="auto", exclude_templates=(),
+         max_template_identity: float | None = None) -> Prediction | list[Prediction]:
     """Fold one sequence. Returns a Prediction, or a list ranked by mean pLDDT when num_models > 1.
 
     The network runs once; the `num_models` structures come from geometry seeds seed, seed+1, ...
+    templates: "auto" (the shipped structure library when present), None or "none" (network only),
+    a library path (cached per process) or a foldlite.library.Library. Templates found
+    (foldlite.templates.find_templates) restrain the geometry; the network itself is unchanged.
+    exclude_templates (chain names) and max_template_identity (e.g. 0.95) keep the query itself and
+    its copies out, for benchmarking.
     """
     if num_models < 1:
         raise ValueError(f"num_models must be at least 1, got {num_models}")
     sequence = normalize_sequence(sequence, record_id)
     check_length(record_id, sequence, MIN_LENGTH, MAX_LENGTH)
     model = model or _default_model(device)
+    library = resolve_templates(templates)  # before the network: a bad library path fails fast
     start = time.perf_counter()
     net = run_network(model, sequence, keep_attention)
     network_s = time.perf_counter() - start
+
+    tick = time.perf_counter()
+    distogram, torsion, restrained, used = net.distogram, net.ca_torsion, None, []
+    if library is not None:
+        hits = find_templates(sequence, library, exclude_names=exclude_templates,
+                              max_identity=max_template_identity)
+        used = [describe(hit) for hit in hits]
+        if any(t["weight"] > 0 for t in used):
+            restraints = template_restraints(hits, library, len(sequence))
+            distogram, torsion = combine(net.distogram, net.ca_torsion, restraints)
+            restrained = distogram
+            del restraints  # its [L, L, 65] distogram is not needed during the geometry
+    templates_s = time.perf_counter() - tick
     predictions = []
     for k in range(num_models):
         tick = time.perf_counter()
         # model 1 keeps the clean (un-jittered) MDS starts; later models start only from seeded jitter,
         # so every seed really gives a different structure
-        result = reconstruct(net.distogram, net.ca_torsion, seed=seed + k, num_restarts=num_restarts,
+        result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
                              clean_restarts=2 if k == 0 else 0)
-        raw = expected_lddt(net.distogram, result.coords[:, 4])
+        raw = expected_lddt(distogram, result.coords[:, 4])  # the distribution the geometry used
         plddt = model.calibration(raw)
         geometry_s = time.perf_counter() - tick
         structure = Structure(sequence=sequence, coords=result.coords, confidence=plddt, name=record_id)
         predictions.append(Prediction(
             id=record_id, sequence=sequence, structure=structure, distogram=net.distogram,
             ss3_probs=net.ss3, attention=net.attention, seed=seed + k,
-            timings={"network": network_s, "geometry": geometry_s, "total": network_s + geometry_s},
-            model_version=model.version, geometry_loss=result.loss))
+            timings={"network": network_s, "templates": templates_s, "geometry": geometry_s,
+                     "total": network_s + templates_s + geometry_s},
+            model_version=model.version, geometry_loss=result.loss, templates=used,
+            restrained_distogram=restrained))
     predictions.sort(key=lambda p: -p.mean_plddt)
     for rank, prediction in enumerate(predictions, start=1):
         prediction.rank = rank

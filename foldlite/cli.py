@@ -62,6 +62,9 @@ def _add_fold(sub) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figure")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs and refold finished records")
     p.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
+    p.add_argument("--templates", default=None, metavar="PATH|none",
+                   help="structure library to search for templates (default: the shipped "
+                        "foldlite/weights/library.npz when present); none: fold from the network alone")
     p.add_argument("--quiet", action="store_true", help="no progress or table")
 
 
@@ -93,9 +96,15 @@ def _fold_records(args):
 def _run_fold(args) -> int:
     from .api import fold, load_model
     from .outputs import output_paths, write_prediction
+    from .templates import resolve_templates
 
     records = _fold_records(args)
     model = load_model(args.weights, args.device)
+    # loaded once, before anything is written: a missing or broken library is a usage error (exit 2)
+    library = resolve_templates("auto" if args.templates is None else args.templates)
+    if not args.quiet:
+        print(f"templates: {library.path or 'in-memory library'} ({len(library)} chains)" if library is not None
+              else "templates: none", file=sys.stderr, flush=True)
     out = Path(args.out)
     rows, failed = [], 0
     started = time.time()
@@ -103,39 +112,50 @@ def _run_fold(args) -> int:
         names = [name] if args.num_models == 1 else [f"{name}_rank_{k}" for k in range(1, args.num_models + 1)]
         done = all(output_paths(out, n, args.format, not args.no_plots)["structure"].exists() for n in names)
         if done and not args.overwrite:
-            rows.append((record.id, len(record.sequence), None, 0.0, "skipped (done; --overwrite to refold)"))
+            rows.append((record.id, len(record.sequence), None, 0.0, "-", "skipped (done; --overwrite to refold)"))
             continue
         if not args.quiet:
             print(f"[{index}] folding {record.id} ({len(record.sequence)} aa) ...", file=sys.stderr, flush=True)
         tick = time.time()
         try:
             result = fold(record.sequence, model=model, seed=args.seed, num_models=args.num_models,
-                          record_id=record.id, keep_attention=False)
+                          record_id=record.id, keep_attention=False, templates=library)
             predictions = result if isinstance(result, list) else [result]
             for prediction, file_name in zip(predictions, names):
                 # an unfinished record's leftovers (no structure file yet) are ours to replace
                 write_prediction(prediction, out, name=file_name, fmt=args.format, plots=not args.no_plots,
                                  overwrite=True, extra={"file_stem": file_name})
-            rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, time.time() - tick, "ok"))
+            rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, time.time() - tick,
+                         _best_template(predictions[0]), "ok"))
         except MemoryError:
             failed += 1
-            rows.append((record.id, len(record.sequence), None, time.time() - tick, "failed: out of memory"))
+            rows.append((record.id, len(record.sequence), None, time.time() - tick, "-", "failed: out of memory"))
         except Exception as error:  # one bad record must not stop the others; it is reported and counted
             failed += 1
-            rows.append((record.id, len(record.sequence), None, time.time() - tick,
+            rows.append((record.id, len(record.sequence), None, time.time() - tick, "-",
                          f"failed: {type(error).__name__}: {error}"))
     if not args.quiet:
         _print_table(rows, time.time() - started, out)
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _best_template(prediction) -> str:
+    """'NAME NN%' of the best template used (the table's template column), or '-'."""
+    if not getattr(prediction, "templates", None):
+        return "-"
+    best = prediction.templates[0]
+    return f"{best['name']} {100 * best['identity']:.0f}%"
+
+
 def _print_table(rows, elapsed: float, out: Path) -> None:
     width = max([len("id")] + [len(r[0]) for r in rows])
-    print(f"{'id':<{width}}  {'length':>6}  {'pLDDT':>6}  {'time_s':>7}  status")
-    for record_id, length, plddt, seconds, status in rows:
+    template_width = max([len("template")] + [len(r[4]) for r in rows])
+    print(f"{'id':<{width}}  {'length':>6}  {'pLDDT':>6}  {'time_s':>7}  {'template':<{template_width}}  status")
+    for record_id, length, plddt, seconds, template, status in rows:
         plddt_text = f"{plddt:6.1f}" if plddt is not None else f"{'-':>6}"
-        print(f"{record_id:<{width}}  {length:>6}  {plddt_text}  {seconds:7.2f}  {status}")
-    ok = sum(r[4] == "ok" for r in rows)
+        print(f"{record_id:<{width}}  {length:>6}  {plddt_text}  {seconds:7.2f}  "
+              f"{template:<{template_width}}  {status}")
+    ok = sum(r[5] == "ok" for r in rows)
     print(f"{ok}/{len(rows)} folded in {elapsed:.1f} s -> {out}")
 
 

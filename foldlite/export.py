@@ -19,7 +19,8 @@ def calibration_data(model, chainset, indices, seed: int = 0):
     raws, trues = [], []
     for index in indices:
         chain = chainset.chain(int(index))
-        prediction = fold(chain.sequence, model=model, seed=seed, keep_attention=False)
+        # single-sequence folds: the calibration maps the network's own distogram confidence
+        prediction = fold(chain.sequence, model=model, seed=seed, keep_attention=False, templates=None)
         raw = expected_lddt(prediction.distogram, prediction.structure.cb)
         _, per_residue = lddt_ca(prediction.structure.ca, chain.backbone[:, 1], per_residue=True)
         raws.append(raw)

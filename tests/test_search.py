@@ -219,11 +219,12 @@ def test_benchmark_writes_nearest_template_rows(chainset, library, tiny_weights,
     summary = run_benchmark(load_model(tiny_weights), chainset, indices, tmp_path / "b.csv", library=library,
                             log=lambda message: None)
     rows = list(csv.DictReader(open(tmp_path / "b.csv")))
-    assert [r["method"] for r in rows] == ["foldlite", "ideal_helix", "nearest_template"]
-    template = rows[2]
-    assert template["template"] != rows[0]["name"]  # never itself
-    assert template["template"] == "none" or float(template["template_identity"]) < 0.95
+    assert [r["method"] for r in rows] == ["foldlite", "ideal_helix", "nearest_template", "foldlite+templates"]
+    for template in rows[2:]:
+        assert template["template"] != rows[0]["name"]  # never itself
+        assert template["template"] == "none" or float(template["template_identity"]) < 0.95
     assert 0.0 <= summary["nearest_template"]["fraction_with_template"] <= 1.0
+    assert 0.0 <= summary["foldlite+templates"]["fraction_with_template"] <= 1.0
 
 
 # ---------------------------------------------------------------------------------------------- CLI

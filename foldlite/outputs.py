@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .constants import DISTOGRAM_EDGES
 from .safe_io import atomic_write_bytes, atomic_write_text
 
 FORMATS = ("pdb", "cif")
@@ -51,10 +52,14 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
 
     buffer = io.BytesIO()
     # float16 probabilities keep a 300-residue distogram at a few MB; contacts and SS ride along
-    np.savez_compressed(buffer, distogram=prediction.distogram.astype(np.float16),
-                        contacts=prediction.contacts.astype(np.float16),
-                        ss3=prediction.ss3_probs.astype(np.float16),
-                        bin_edges=np.linspace(2.0, 22.0, 65), sequence=np.array(prediction.sequence))
+    arrays = {"distogram": prediction.distogram.astype(np.float16),
+              "contacts": prediction.contacts.astype(np.float16),
+              "ss3": prediction.ss3_probs.astype(np.float16),
+              "bin_edges": DISTOGRAM_EDGES, "sequence": np.array(prediction.sequence)}
+    if getattr(prediction, "restrained_distogram", None) is not None:
+        # what the geometry used once template restraints were mixed in (the network's own is `distogram`)
+        arrays["restrained_distogram"] = prediction.restrained_distogram.astype(np.float16)
+    np.savez_compressed(buffer, **arrays)
     atomic_write_bytes(paths["distogram"], buffer.getvalue())
     if plots:
         figure_buffer = io.BytesIO()

@@ -6,7 +6,7 @@
 # Debian's reprof (skipped when missing).
 set -euo pipefail
 run=${1:?usage: tools/release_model.sh RUN_DIR [BENCH_LIMIT]}
-limit=${2:-100}
+limit=${2:-50}
 mkdir -p results
 stamp() { echo "# $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD) $(nproc) cores"; }
 
@@ -14,14 +14,14 @@ foldlite export "$run/best.pt" -o foldlite/weights/foldlite.pt --calibrate --cha
   | tee results/export.txt
 cp "$run/metrics.csv" foldlite/weights/training_log.csv
 
-{ stamp; echo "\$ foldlite model-metrics --split test --lengths 30-1000"
-  foldlite model-metrics --split test --lengths 30-1000; } | tee results/model_metrics_test.txt
+{ stamp; echo "\$ foldlite model-metrics --split test --limit 250 --lengths 30-600"
+  foldlite model-metrics --split test --limit 250 --lengths 30-600; } | tee results/model_metrics_test.txt
 
 { stamp; echo "\$ foldlite benchmark --split test --limit $limit --lengths 30-300 -o results/benchmark_test.csv --overwrite"
   foldlite benchmark --split test --limit "$limit" --lengths 30-300 -o results/benchmark_test.csv --overwrite \
     | grep -v '^\['; } | tee results/benchmark_test.txt
 
 if command -v reprof >/dev/null; then
-  { stamp; echo "\$ python tools/compare_ss.py --split test --limit 100"
-    python tools/compare_ss.py --split test --limit 100; } | tee results/ss_vs_reprof_test.txt
+  { stamp; echo "\$ python tools/compare_ss.py --split test --limit 60"
+    python tools/compare_ss.py --split test --limit 60; } | tee results/ss_vs_reprof_test.txt
 fi

@@ -140,7 +140,9 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
     last_path, best_path, csv_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "metrics.csv"
     if threads:
         torch.set_num_threads(threads)
-    command = " ".join(shlex.quote(a) for a in sys.argv)
+    # `python -m foldlite train ...` shows up as .../foldlite/__main__.py: record it as the CLI command
+    program = "foldlite" if sys.argv[0].endswith(("__main__.py", "foldlite")) else sys.argv[0]
+    command = " ".join([program] + [shlex.quote(a) for a in sys.argv[1:]])
     chainset = ChainSet(data_path)
 
     state = None

@@ -103,3 +103,21 @@ def test_training_logs_checkpoints_and_resumes(tmp_path, tiny_trainset):
     provenance = second["provenance"]
     for key in ("command", "steps", "wall_s", "cpu_hours", "seed", "train_split", "valid"):
         assert key in provenance
+
+
+def test_training_continues_from_shipped_style_weights(tmp_path, tiny_trainset, tiny_weights):
+    """--init-from: weights without optimiser state continue with their step count and clock."""
+    from dataclasses import replace
+
+    from foldlite.checkpoint import read_checkpoint
+    from foldlite.config import TrainConfig
+    from foldlite.train import train
+
+    out = tmp_path / "continued"
+    overrides = {k: v for k, v in vars(replace(TrainConfig(), batch_size=2, crop_start=32, crop_end=32,
+                                                eval_every=2, eval_chains=2, warmup_steps=1)).items()}
+    train(out, data_path=tiny_trainset, max_steps=2, init_from=tiny_weights, overrides=overrides,
+          log=lambda *_: None)
+    continued = read_checkpoint(out / "last.pt")
+    assert continued["step"] == 2 and continued["provenance"]["steps"] == 2
+    assert continued["config"] == read_checkpoint(tiny_weights)["config"]

@@ -58,3 +58,21 @@ def test_cli_json_and_errors(tmp_path, capsys):
     ligand_only.write_text("HETATM    1  O   HOH A   1       0.000   0.000   0.000  1.00  0.00           O\nEND\n")
     assert main(["evaluate", str(ligand_only), str(native)]) == 2
     assert "protein" in capsys.readouterr().err.lower()
+
+
+def test_benchmark_cli_on_the_sample_and_its_errors(tmp_path, tiny_weights, capsys):
+    from foldlite.chains import sample_chainset_path
+
+    out = tmp_path / "bench.csv"
+    args = ["benchmark", "--data", str(sample_chainset_path()), "--limit", "1", "--lengths", "30-60",
+            "--weights", tiny_weights, "-o", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "foldlite" in printed and "ideal_helix" in printed and out.exists()
+    assert main(args) == 2  # never overwrites without --overwrite
+    assert "exists" in capsys.readouterr().err
+    assert main(args[:6] + ["5-1"] + args[7:] + ["--overwrite"]) == 2
+    assert "MIN <= MAX" in capsys.readouterr().err
+    assert main(["benchmark", "--data", str(sample_chainset_path()), "--lengths", "5000-6000",
+                 "--weights", tiny_weights, "-o", str(tmp_path / "b2.csv")]) == 2
+    assert "no test chains" in capsys.readouterr().err

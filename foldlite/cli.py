@@ -46,6 +46,14 @@ def _seed(text: str) -> int:
     return value
 
 
+def _new_output(path: str, overwrite: bool) -> Path:
+    """The path of an output file that may only replace an existing file when --overwrite was given."""
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- fold
 
 def _add_fold(sub) -> None:
@@ -202,9 +210,7 @@ def _add_data(sub) -> None:
 def _run_data(args) -> int:
     from .chainset_build import build_chainset
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    out = _new_output(args.out, args.overwrite)
     if not Path(args.input_dir).is_dir():
         raise UsageError(f"{args.input_dir}: not a folder")
     report = build_chainset(args.input_dir, out, min_length=args.min_length)
@@ -272,8 +278,7 @@ def _run_benchmark(args) -> int:
     from .chains import ChainSet
     from .library import default_library_path, load_library
 
-    if Path(args.out).exists() and not args.overwrite:
-        raise UsageError(f"{args.out} exists; pass --overwrite to replace it")
+    _new_output(args.out, args.overwrite)
     library = None
     if args.library is not None:
         library = load_library(args.library)
@@ -338,9 +343,7 @@ def _add_library(sub) -> None:
 def _run_library(args) -> int:
     from .library import build_library
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    out = _new_output(args.out, args.overwrite)
     if not Path(args.source).exists():
         raise UsageError(f"{args.source}: no such chain set or folder")
     report = build_library(args.source, out, split=args.split)
@@ -403,8 +406,7 @@ def _add_export(sub) -> None:
 def _run_export(args) -> int:
     from .export import export_weights
 
-    if Path(args.out).exists() and not args.overwrite:
-        raise UsageError(f"{args.out} exists; pass --overwrite to replace it")
+    _new_output(args.out, args.overwrite)
     summary = export_weights(args.checkpoint, args.out, calibrate=args.calibrate, data_path=args.data,
                              num_chains=args.chains)
     print(summary)

@@ -60,7 +60,15 @@ class Calibration:
     plddt: tuple[float, ...] = (0.0, 100.0)
 
     def __call__(self, raw_scores: np.ndarray) -> np.ndarray:
-        return np.clip(np.interp(raw_scores, self.raw, self.plddt), 0.0, 100.0)
+        # Outside the fitted range the map runs linearly to the anchors raw 0 -> 0 and raw 1 -> 100 (a
+        # distogram that is certain of the built distances). Without them, every score above the
+        # highest fitted knot would be clamped to one value, e.g. all template-based folds alike.
+        raw, plddt = list(self.raw), list(self.plddt)
+        if raw[0] > 0.0:
+            raw, plddt = [0.0] + raw, [0.0] + plddt
+        if raw[-1] < 1.0:
+            raw, plddt = raw + [1.0], plddt + [100.0]
+        return np.clip(np.interp(raw_scores, raw, np.maximum.accumulate(plddt)), 0.0, 100.0)
 
     def to_dict(self) -> dict:
         return {"raw": list(self.raw), "plddt": list(self.plddt)}

@@ -100,3 +100,12 @@ def test_save_plot_and_view(prediction, tmp_path):
     assert len(figure.axes) >= 3
     view = prediction.view()
     assert "py3Dmol" in type(view).__module__ or hasattr(view, "show")
+
+
+def test_calibration_keeps_ranking_beyond_its_fitted_range():
+    from foldlite.confidence import Calibration
+
+    calibration = Calibration(raw=(0.1, 0.3), plddt=(15.0, 40.0))
+    scores = calibration(np.array([0.0, 0.05, 0.1, 0.3, 0.6, 0.9, 1.0]))
+    assert scores[0] == 0.0 and scores[-1] == 100.0
+    assert np.all(np.diff(scores) > 0)  # no clamping: a more certain structure never scores lower

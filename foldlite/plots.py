@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import DISTOGRAM_CENTERS, SS3_ALPHABET
+from .constants import CONTACT_CLASSES, DISTOGRAM_CENTERS, SS3_ALPHABET
 
 SS_COLOURS = {"H": "#d62728", "E": "#1f77b4", "C": "#bbbbbb"}
 
@@ -25,15 +25,19 @@ def plot_prediction(prediction, path=None):
     fig = plt.figure(figsize=(10, 5.2), constrained_layout=True)
     grid = fig.add_gridspec(3, 2, width_ratios=[1.05, 1.4], height_ratios=[3, 0.35, 1.2])
     ax_map = fig.add_subplot(grid[:, 0])
-    distances = expected_distance_map(prediction.distogram)
-    contacts = prediction.contacts
+    # show the distribution the structure was built from: with templates, the restrained one
+    restrained = getattr(prediction, "restrained_distogram", None)
+    distogram = prediction.distogram if restrained is None else restrained
+    distances = expected_distance_map(distogram)
+    contacts = distogram[..., :CONTACT_CLASSES].sum(-1)
     # upper triangle: expected distance; lower triangle: contact probability
     upper = np.triu(np.ones((length, length), bool), 1)
     shown = np.where(upper, distances, np.nan)
     image = ax_map.imshow(shown, cmap="viridis_r", vmin=2, vmax=22, interpolation="nearest")
     ax_map.imshow(np.where(~upper, contacts, np.nan), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
     fig.colorbar(image, ax=ax_map, shrink=0.7, label="expected Cβ distance (Å), upper")
-    ax_map.set_title(f"{prediction.id}: distances (upper) / P(contact < 8 Å) (lower)", fontsize=9)
+    source = "network + templates" if restrained is not None else "network"
+    ax_map.set_title(f"{prediction.id} ({source}): distances (upper) / P(contact < 8 Å) (lower)", fontsize=8)
     ax_map.set_xlabel("residue")
     ax_map.set_ylabel("residue")
 

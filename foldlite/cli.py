@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -259,7 +260,9 @@ def _length_range(text: str) -> tuple[int, int]:
 
 def _add_benchmark(sub) -> None:
     p = sub.add_parser("benchmark", help="fold held-out chains and score them (with baselines)")
-    p.add_argument("--data", default=None, help="chain set (default: $FOLDLITE_DATA, ../shared/data, else data/ sample)")
+    p.add_argument("--data", default=None,
+                   help="chain set .npz or a folder of PDB/mmCIF files (default: $FOLDLITE_DATA, "
+                        "../shared/data, else the data/ sample)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
     p.add_argument("--limit", type=_positive_int, default=None, help="seeded random subset of this many chains")
     p.add_argument("--lengths", type=_length_range, default=(30, 1000), help="MIN-MAX residues (default 30-1000)")
@@ -284,12 +287,22 @@ def _run_benchmark(args) -> int:
         library = load_library(args.library)
     elif default_library_path().is_file():
         library = load_library(default_library_path())
-    chainset = ChainSet(args.data)
-    indices = select_chains(chainset, args.split, args.limit, *args.lengths, seed=args.seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        split = args.split
+        if args.data is not None and Path(args.data).is_dir():
+            # a folder of experimental structures: every usable chain in it is benchmarked
+            from .chainset_build import build_chainset
+
+            report = build_chainset(args.data, Path(scratch) / "chains.npz")
+            print(report.format_report(), flush=True)
+            args.data, split = str(Path(scratch) / "chains.npz"), None
+        chainset = ChainSet(args.data)
+        indices = select_chains(chainset, split, args.limit, *args.lengths, seed=args.seed)
+    what = f"{split} chains" if split else "chains"
     if len(indices) == 0:
-        raise UsageError(f"no {args.split} chains of {args.lengths[0]}-{args.lengths[1]} residues in {chainset.path}")
+        raise UsageError(f"no {what} of {args.lengths[0]}-{args.lengths[1]} residues in {args.data}")
     model = load_model(args.weights, "cpu")
-    print(f"benchmark: {len(indices)} {args.split} chains from {chainset.path}; weights {model.version}",
+    print(f"benchmark: {len(indices)} {what} from {chainset.path}; weights {model.version}",
           flush=True)
     if library is None:
         print("no structure library (--library): the nearest_template baseline is skipped", flush=True)

@@ -76,3 +76,22 @@ def test_benchmark_cli_on_the_sample_and_its_errors(tmp_path, tiny_weights, caps
     assert main(["benchmark", "--data", str(sample_chainset_path()), "--lengths", "5000-6000",
                  "--weights", tiny_weights, "-o", str(tmp_path / "b2.csv")]) == 2
     assert "no test chains" in capsys.readouterr().err
+
+
+def test_benchmark_cli_on_a_folder_of_structures(tmp_path, tiny_weights, capsys):
+    import shutil
+
+    folder = tmp_path / "structures"
+    folder.mkdir()
+    for name in ("1AHO_A.pdb", "1B0X_A.cif"):
+        shutil.copy(DATA / name, folder / name)
+    (folder / "broken.pdb").write_text("not a structure\n")
+    out = tmp_path / "bench.csv"
+    assert main(["benchmark", "--data", str(folder), "--lengths", "30-200", "--weights", tiny_weights,
+                 "--seed", "0", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "broken.pdb" in printed and "benchmark: 2 chains" in printed
+    import csv
+
+    names = {row["name"] for row in csv.DictReader(open(out)) if row["method"] == "foldlite"}
+    assert len(names) == 2

@@ -253,7 +253,10 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
         raw = expected_lddt(distogram, result.coords[:, 4])  # the distribution the geometry used
         plddt = model.calibration(raw)
         geometry_s = time.perf_counter() - tick
-        structure = Structure(sequence=sequence, coords=result.coords, confidence=plddt, name=record_id)
+        # predicted coordinates have no absolute frame: centre them (Cα centroid at the origin) so long
+        # chains stay inside the fixed-width PDB coordinate columns
+        coords = result.coords - result.coords[:, 1].mean(axis=0)
+        structure = Structure(sequence=sequence, coords=coords, confidence=plddt, name=record_id)
         predictions.append(Prediction(
             id=record_id, sequence=sequence, structure=structure, distogram=net.distogram,
             ss3_probs=net.ss3, attention=net.attention, seed=seed + k,

@@ -109,3 +109,7 @@ def test_calibration_keeps_ranking_beyond_its_fitted_range():
     scores = calibration(np.array([0.0, 0.05, 0.1, 0.3, 0.6, 0.9, 1.0]))
     assert scores[0] == 0.0 and scores[-1] == 100.0
     assert np.all(np.diff(scores) > 0)  # no clamping: a more certain structure never scores lower
+
+
+def test_predicted_structures_are_centred(prediction):
+    np.testing.assert_allclose(prediction.structure.ca.mean(axis=0), 0.0, atol=1e-6)

@@ -29,3 +29,29 @@ def tiny_weights(tmp_path_factory, tiny_model) -> str:
                      "state_dict": tiny_model.state_dict(),
                      "provenance": {"steps": 0, "wall_s": 0.0, "note": "untrained test model"}}, path)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def chainset():
+    """The sample chain set shipped in data/ (valid and test chains only)."""
+    from foldlite.chains import ChainSet, sample_chainset_path
+
+    return ChainSet(sample_chainset_path())
+
+
+@pytest.fixture(scope="session")
+def library_path(tmp_path_factory):
+    """A structure library built once from the sample chain set (shared by search and template tests)."""
+    from foldlite.chains import sample_chainset_path
+    from foldlite.library import build_library
+
+    path = tmp_path_factory.mktemp("library") / "sample_library.npz"
+    build_library(sample_chainset_path(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def library(library_path):
+    from foldlite.library import load_library
+
+    return load_library(library_path)

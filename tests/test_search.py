@@ -22,23 +22,6 @@ from foldlite.tokenizer import STANDARD_RESIDUES
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.fixture(scope="module")
-def chainset() -> ChainSet:
-    return ChainSet(sample_chainset_path())
-
-
-@pytest.fixture(scope="module")
-def library_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("library") / "sample_library.npz"
-    build_library(sample_chainset_path(), path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def library(library_path) -> Library:
-    return load_library(library_path)
-
-
 def _chain_of_length(chainset: ChainSet, low: int, high: int) -> int:
     return int(np.flatnonzero((chainset.lengths >= low) & (chainset.lengths <= high))[0])
 

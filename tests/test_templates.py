@@ -6,7 +6,6 @@ so any good structure below comes from the template restraints, not from the net
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,32 +14,14 @@ import foldlite
 import foldlite.templates as templates_module
 from foldlite.api import run_network
 from foldlite.backbone import ca_virtual_torsions
-from foldlite.chains import ChainSet, sample_chainset_path
 from foldlite.cli import main
 from foldlite.confidence import expected_lddt
 from foldlite.constants import angle_to_bin
 from foldlite.geometry import reconstruct
-from foldlite.library import Library, build_library, load_library
+from foldlite.library import Library
 from foldlite.metrics import tm_score
 from foldlite.templates import (MAX_WEIGHT, combine, find_templates, resolve_templates, template_restraints,
                                 template_weight)
-
-
-@pytest.fixture(scope="module")
-def chainset() -> ChainSet:
-    return ChainSet(sample_chainset_path())
-
-
-@pytest.fixture(scope="module")
-def library_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("templates") / "sample_library.npz"
-    build_library(sample_chainset_path(), path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def library(library_path) -> Library:
-    return load_library(library_path)
 
 
 @pytest.fixture(scope="module")

@@ -91,10 +91,8 @@ def _fold_records(args):
         check_length(args.id, sequence, MIN_LENGTH, MAX_LENGTH)
         records = lambda: iter([FastaRecord(id=args.id, description=args.id, sequence=sequence)])  # noqa: E731
     elif args.input:
-        count = 0
         for record in read_fasta(args.input):  # pass 1: validate everything before writing anything
             check_length(record.id, record.sequence, MIN_LENGTH, MAX_LENGTH)
-            count += 1
         records = lambda: read_fasta(args.input)  # noqa: E731
     else:
         raise UsageError("give a FASTA file or --sequence")

@@ -172,14 +172,21 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
                                   weight_decay=config.weight_decay)
     step, wall_before, history = 0, 0.0, {}
     best = float("-inf")
+    # One entry per training process that contributed to these weights; cpu_s is the process CPU time
+    # measured by the OS (all threads), which is lower than wall x threads when the machine is shared.
+    segments: list[dict] = []
     if resume:
         optimizer.load_state_dict(state["optimizer"])
         _restore_rng(state["rng"], sampler)
         step, wall_before, best = state["step"], state["wall_s"], state["best_valid_lr_precision"]
+        segments = list(state["provenance"].get("segments", []))
     elif init_from:
         provenance = state["provenance"]
         step, wall_before = provenance["steps"], provenance["wall_s"]
         best = provenance.get("valid", {}).get("valid_lr_precision", float("-inf"))
+        segments = list(provenance.get("segments") or [
+            {"command": provenance.get("command"), "from_step": 0, "to_step": step,
+             "wall_s": provenance.get("wall_s"), "cpu_s": None}])  # older weights did not measure CPU time
         sampler = CropSampler(chainset, "train", seed=config.seed + step)  # new crops, not a replay
         torch.manual_seed(config.seed + step)
     valid_indices = _validation_indices(chainset, config)
@@ -194,8 +201,17 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
     if new_file:
         writer.writeheader()
 
+    start_step = step
+    # Fresh optimiser moments after --init-from: ramp the learning rate up again over a few steps.
+    rewarm_steps = 50 if (init_from and not resume) else 0
+
     def checkpoint_payload(valid_metrics: dict) -> dict:
         wall = wall_before + (time.time() - started)
+        this_segment = {"command": command, "from_step": start_step, "to_step": step,
+                        "wall_s": round(time.time() - started, 1),
+                        "cpu_s": round(time.process_time() - cpu_started, 1)}
+        all_segments = segments + [this_segment]
+        measured = [s["cpu_s"] for s in all_segments]
         return {
             "format_version": FORMAT_VERSION,
             "config": model.config.to_dict(),
@@ -208,7 +224,9 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
             "best_valid_lr_precision": best,
             "provenance": {
                 "command": command, "steps": step, "wall_s": round(wall, 1),
-                "cpu_hours": round(wall * threads_used / 3600, 3),
+                "cpu_hours": round(wall * threads_used / 3600, 3),  # nominal: wall x threads
+                "cpu_hours_measured": (round(sum(measured) / 3600, 3) if None not in measured else None),
+                "segments": all_segments,
                 "threads": threads_used, "machine": f"{platform.processor() or platform.machine()}",
                 "data": str(chainset.path), "train_split": "train", "selection_split": "valid",
                 "seed": config.seed, "valid": {k: _plain(v) for k, v in valid_metrics.items()},
@@ -218,11 +236,14 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
 
     model.train()
     started = time.time()
+    cpu_started = time.process_time()
     deadline = started + minutes * 60
     window_loss, window_crops, window_start = {}, 0, time.time()
     log_every = 20
     while time.time() < deadline and (max_steps is None or step < max_steps):
         lr = learning_rate(step, config)
+        if step - start_step < rewarm_steps:
+            lr *= (step - start_step + 1) / rewarm_steps
         for group in optimizer.param_groups:
             group["lr"] = lr
         crop = crop_length(step, config)

@@ -117,7 +117,8 @@ class Example:
 
     tokens [L] int64, distogram [L, L] int64 class (IGNORE_INDEX on the diagonal),
     ss3 [L] int64, phi/psi/ca_torsion [L] int64 bins (IGNORE_INDEX where undefined),
-    cb [L, 3] float32 Å.
+    cb [L, 3] float32 Å; templates: foldlite.template_features.TemplateFeatures for these L residues,
+    or None.
     """
 
     name: str
@@ -128,6 +129,7 @@ class Example:
     psi: np.ndarray
     ca_torsion: np.ndarray
     cb: np.ndarray
+    templates: object = None
 
 
 def _torsion_target(angles: np.ndarray) -> np.ndarray:
@@ -160,12 +162,20 @@ class CropSampler:
     """Random contiguous crops from one split, sampling clusters uniformly (then a chain within).
 
     Sampling by cluster keeps large families of near-identical chains from dominating training.
+    With template_drop set, crops also get templates from their own cluster
+    (foldlite.template_features.TemplatePicker), dropped with that probability.
     """
 
-    def __init__(self, chainset: ChainSet, split: str = "train", seed: int = 0, min_length: int = 16):
+    def __init__(self, chainset: ChainSet, split: str = "train", seed: int = 0, min_length: int = 16,
+                 template_drop: float | None = None, max_templates: int = 2):
+        from .template_features import TemplatePicker
+
         self.chainset = chainset
         self.rng = np.random.default_rng(seed)
         indices = chainset.indices(split, min_length=min_length)
+        # templates come from the same split only (for train: never from valid or test)
+        self.templates = (None if template_drop is None else
+                          TemplatePicker(chainset, indices, self.rng, drop=template_drop, max_templates=max_templates))
         clusters = chainset.cluster[indices]
         order = np.argsort(clusters, kind="stable")
         sorted_clusters = clusters[order]
@@ -177,7 +187,12 @@ class CropSampler:
         index = int(group[self.rng.integers(len(group))])
         length = int(self.chainset.lengths[index])
         start = int(self.rng.integers(0, max(1, length - crop_length + 1)))
-        return make_example(self.chainset.chain(index, start, crop_length))
+        example = make_example(self.chainset.chain(index, start, crop_length))
+        if self.templates is not None:
+            features = self.templates.pick(index)
+            if features is not None:
+                example.templates = features.crop(start, len(example.tokens))
+        return example
 
     def state(self) -> dict:
         return self.rng.bit_generator.state

@@ -182,6 +182,8 @@ def _add_train(sub) -> None:
     p.add_argument("--crop-growth-steps", type=_positive_int, default=None)
     p.add_argument("--eval-every", type=_positive_int, default=None)
     p.add_argument("--seed", type=_seed, default=None)
+    p.add_argument("--no-templates", action="store_true",
+                   help="train single-sequence mode only (no template features in the model)")
 
 
 def _run_train(args) -> int:
@@ -190,7 +192,7 @@ def _run_train(args) -> int:
     overrides = {k: v for k, v in {"total_steps": args.total_steps, "crop_growth_steps": args.crop_growth_steps,
                                    "eval_every": args.eval_every, "seed": args.seed}.items() if v is not None}
     train(args.out, data_path=args.data, minutes=args.minutes, max_steps=args.max_steps, resume=args.resume,
-          init_from=args.init_from, overrides=overrides, threads=args.threads)
+          init_from=args.init_from, overrides=overrides, threads=args.threads, templates=not args.no_templates)
     return EXIT_OK
 
 

@@ -25,6 +25,7 @@ class PairConfig:
     num_blocks: int = 12
     dilations: tuple[int, ...] = (1, 2, 4, 8)
     max_relative_position: int = 32
+    templates: bool = True  # template features enter the pair map (foldlite.template_features)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         pair = dict(data.get("pair", {}))
+        pair.setdefault("templates", False)  # checkpoints written before template features existed
         if "dilations" in pair:
             pair["dilations"] = tuple(pair["dilations"])
         return cls(trunk=_build(TrunkConfig, data.get("trunk", {})), pair=_build(PairConfig, pair))
@@ -67,6 +69,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     ss_loss_weight: float = 0.5
     torsion_loss_weight: float = 0.25
+    template_drop: float = 0.2  # chance a crop that has training templates is shown none of them
+    train_templates: int = 2  # at most this many templates per training crop
     seed: int = 0
     eval_every: int = 250
     eval_chains: int = 100

@@ -16,11 +16,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig, PairConfig, TrunkConfig
-from .constants import NUM_DISTOGRAM_CLASSES, TORSION_BINS
+from .constants import DISTOGRAM_BINS, DISTOGRAM_MAX, DISTOGRAM_MIN, NUM_DISTOGRAM_CLASSES, TORSION_BINS
+from .template_features import NUM_RESIDUE_FEATURES
 from .tokenizer import PAD_TOKEN, VOCAB_SIZE
 
 NUM_SS3 = 3
 OUTER_ROW_CHUNK = 256  # rows of the pair map per outer-product chunk (bounds peak memory)
+TEMPLATE_ROW_CHUNK = 128  # rows per template-embedding chunk
 
 
 def relative_position_buckets(length: int, max_offset: int, device=None) -> torch.Tensor:
@@ -137,13 +139,17 @@ class PairStack(nn.Module):
         self.outer_proj = nn.Linear(16 * 16, c)
         self.relative_position = nn.Embedding(2 * config.max_relative_position + 1, c)
         self.attention_proj = nn.Linear(attention_channels, c)
+        self.template = TemplateEmbedding(c) if config.templates else None
         self.blocks = nn.ModuleList(
             DilatedBlock(c, config.bottleneck, config.dilations[i % len(config.dilations)])
             for i in range(config.num_blocks))
         self.final_norm = nn.LayerNorm(c)
 
-    def forward(self, s, attention, mask):
-        """s [B, L, C_s], attention [B, N*H, L, L], mask [B, L] -> z [B, L, L, C_z]."""
+    def forward(self, s, attention, mask, templates=None):
+        """s [B, L, C_s], attention [B, N*H, L, L], mask [B, L] -> z [B, L, L, C_z].
+
+        templates: None or (distance [B, T, L, L] Å with NaN where unaligned, residue [B, T, L, 3]).
+        """
         batch, length, _ = s.shape
         # outer sum: [B, L, 1, C_z] + [B, 1, L, C_z]
         z = self.left(s)[:, :, None, :] + self.right(s)[:, None, :, :]
@@ -160,11 +166,50 @@ class PairStack(nn.Module):
         # attention maps symmetrised, as pair features: [B, N*H, L, L] -> [B, L, L, N*H]
         symmetric = (attention + attention.transpose(-1, -2)).permute(0, 2, 3, 1)
         z = z + self.attention_proj(symmetric.to(z.dtype))
+        if templates is not None and self.template is not None:
+            z = z + self.template(*templates).to(z.dtype)
         pair_mask = (mask[:, :, None] & mask[:, None, :]).unsqueeze(-1).to(z.dtype)  # [B, L, L, 1]
         z = z * pair_mask
         for block in self.blocks:
             z = block(z, pair_mask)
         return self.final_norm(z) * pair_mask
+
+
+class TemplateEmbedding(nn.Module):
+    """Aligned templates -> a pair-map update: mean over the templates that cover each pair of
+    embed(distance bin of the template's Cβ pair) + left(residue i features) + right(residue j).
+
+    Pairs no template covers get exactly zero, so a query without templates sees the plain model.
+    All projections start at zero: adding this module to trained weights leaves their outputs unchanged.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.distance = nn.Embedding(NUM_DISTOGRAM_CLASSES, channels)
+        self.left = nn.Linear(NUM_RESIDUE_FEATURES, channels)
+        self.right = nn.Linear(NUM_RESIDUE_FEATURES, channels)
+        for weight in (self.distance.weight, self.left.weight, self.left.bias, self.right.weight, self.right.bias):
+            nn.init.zeros_(weight)
+        # upper bin edges, Å: bucketize gives the class of foldlite.constants.distance_to_class
+        # (below 2 Å -> 0, 22 Å and beyond -> the overflow class 64)
+        edges = torch.linspace(DISTOGRAM_MIN, DISTOGRAM_MAX, DISTOGRAM_BINS + 1)[1:]
+        self.register_buffer("edges", edges, persistent=False)
+
+    def forward(self, distance, residue):
+        """distance [B, T, L, L] Å (NaN: unaligned), residue [B, T, L, 3] -> [B, L, L, C_z]."""
+        aligned = residue[..., 0] > 0  # [B, T, L]
+        left, right = self.left(residue), self.right(residue)  # [B, T, L, C_z]
+        rows = []
+        for start in range(0, distance.shape[-2], TEMPLATE_ROW_CHUNK):  # bounds memory at large L
+            stop = start + TEMPLATE_ROW_CHUNK
+            d = distance[:, :, start:stop]  # [B, T, r, L]
+            covered = (aligned[:, :, start:stop, None] & aligned[:, :, None, :] & ~torch.isnan(d))
+            bins = torch.bucketize(torch.nan_to_num(d, nan=0.0).contiguous(), self.edges, right=True)
+            update = self.distance(bins) + left[:, :, start:stop, None] + right[:, :, None, :]
+            weight = covered.to(update.dtype)[..., None]  # [B, T, r, L, 1]
+            count = weight.sum(1).clamp(min=1.0)  # [B, r, L, 1]
+            rows.append((update * weight).sum(1) / count)
+        return torch.cat(rows, dim=1)
 
 
 @dataclass
@@ -198,12 +243,15 @@ class FoldliteModel(nn.Module):
         self.ss3_head = nn.Linear(trunk.d_model, NUM_SS3)
         self.torsion_head = nn.Linear(trunk.d_model, 3 * TORSION_BINS)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> ModelOutput:
-        """tokens [B, L] int64 (PAD_TOKEN at padding); mask [B, L] bool (default: tokens != PAD)."""
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None,
+                templates: tuple[torch.Tensor, torch.Tensor] | None = None) -> ModelOutput:
+        """tokens [B, L] int64 (PAD_TOKEN at padding); mask [B, L] bool (default: tokens != PAD);
+        templates: None or (distance [B, T, L, L] float Å, NaN where unaligned; residue [B, T, L, 3]),
+        see foldlite.template_features. Ignored by models built without template features."""
         if mask is None:
             mask = tokens != PAD_TOKEN
         s, attention = self.trunk(tokens, mask)  # [B, L, C_s], [B, N*H, L, L]
-        z = self.pair_stack(s, attention, mask)  # [B, L, L, C_z]
+        z = self.pair_stack(s, attention, mask, templates)  # [B, L, L, C_z]
         logits = self.distogram_head(z).float()  # [B, L, L, K]
         distogram = 0.5 * (logits + logits.transpose(1, 2))  # symmetric in i, j
         # masked mean of the pair representation over partners j: [B, L, C_z]

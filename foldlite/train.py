@@ -27,14 +27,17 @@ from .constants import CONTACT_CLASSES
 from .metrics import contact_precision
 from .model import FoldliteModel, count_parameters
 from .precision import autocast_context, cpu_bf16_is_fast
+from .template_features import NUM_RESIDUE_FEATURES
 from .tokenizer import PAD_TOKEN
 
 CSV_FIELDS = ["step", "wall_s", "cpu_hours", "crop", "lr", "loss", "distogram_ce", "ss3_ce", "torsion_ce",
-              "crops_per_s", "valid_distogram_ce", "valid_lr_precision", "valid_q3"]
+              "crops_per_s", "template_fraction", "valid_distogram_ce", "valid_lr_precision", "valid_q3"]
 
 
 def collate(examples: list[Example]) -> dict[str, torch.Tensor]:
-    """Pad examples to the longest: tokens [B, L], mask [B, L], distogram [B, L, L], per-residue [B, L]."""
+    """Pad examples to the longest: tokens [B, L], mask [B, L], distogram [B, L, L], per-residue [B, L];
+    "templates": None, or (distance [B, T, L, L] NaN-padded, residue [B, T, L, 3] zero-padded) with
+    T the most templates of any example."""
     length = max(len(e.tokens) for e in examples)
     batch = len(examples)
     tokens = torch.full((batch, length), PAD_TOKEN, dtype=torch.long)
@@ -47,7 +50,35 @@ def collate(examples: list[Example]) -> dict[str, torch.Tensor]:
         distogram[b, :n, :n] = torch.from_numpy(e.distogram)
         for key, target in per_residue.items():
             target[b, :n] = torch.from_numpy(getattr(e, key))
-    return {"tokens": tokens, "mask": tokens != PAD_TOKEN, "distogram": distogram, **per_residue}
+    return {"tokens": tokens, "mask": tokens != PAD_TOKEN, "distogram": distogram, **per_residue,
+            "templates": _collate_templates(examples, length)}
+
+
+def _collate_templates(examples: list[Example], length: int):
+    count = max((len(e.templates.distance) for e in examples if e.templates is not None), default=0)
+    if count == 0:
+        return None
+    distance = torch.full((len(examples), count, length, length), float("nan"))
+    residue = torch.zeros((len(examples), count, length, NUM_RESIDUE_FEATURES))
+    for b, e in enumerate(examples):
+        if e.templates is not None:
+            t, n = e.templates.distance.shape[:2]
+            distance[b, :t, :n, :n] = torch.from_numpy(e.templates.distance)
+            residue[b, :t, :n] = torch.from_numpy(e.templates.residue)
+    return distance, residue
+
+
+def add_template_features(model: FoldliteModel) -> FoldliteModel:
+    """A model without template features -> the same weights plus a zero-initialised template
+    embedding (outputs unchanged until training teaches it to use templates)."""
+    if model.config.pair.templates:
+        return model
+    config = replace(model.config, pair=replace(model.config.pair, templates=True))
+    upgraded = FoldliteModel(config)
+    missing, unexpected = upgraded.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("pair_stack.template.") for key in missing):
+        raise RuntimeError(f"cannot add template features: missing {missing}, unexpected {unexpected}")
+    return upgraded
 
 
 def compute_losses(output, batch, config: TrainConfig) -> dict[str, torch.Tensor]:
@@ -83,7 +114,7 @@ def evaluate(model: FoldliteModel, chainset: ChainSet, indices: np.ndarray, devi
     ce_sum, ce_count, correct, total, precisions = 0.0, 0, 0, 0, []
     for index in indices:
         example = make_example(chainset.chain(int(index)))
-        batch = {k: v.to(device) for k, v in collate([example]).items()}
+        batch = {k: v.to(device) for k, v in collate([example]).items() if k != "templates"}
         with autocast_context(device):
             output = model(batch["tokens"], batch["mask"])
         logits = output.distogram[0].float()  # [L, L, K]
@@ -133,8 +164,13 @@ def _plain(value):
 def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: float = 60.0,
           max_steps: int | None = None, resume: bool = False, init_from: str | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
-          overrides: dict | None = None, threads: int | None = None, log=_log) -> Path:
-    """Train (or resume) into out_dir for `minutes` of wall time or `max_steps`; returns best.pt."""
+          overrides: dict | None = None, threads: int | None = None, templates: bool = True,
+          log=_log) -> Path:
+    """Train (or resume) into out_dir for `minutes` of wall time or `max_steps`; returns best.pt.
+
+    templates: train the template pathway (weights without it gain a zero-initialised one, see
+    add_template_features); False trains single-sequence mode only. A resumed run keeps its model.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     last_path, best_path, csv_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "metrics.csv"
@@ -157,17 +193,28 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
         model = model_from_checkpoint(state, init_from)
         train_config = train_config or TrainConfig(**state.get("train_config", {}))
         log(f"continuing from {init_from} (step {state['provenance']['steps']})")
+        if templates and not model.config.pair.templates:
+            model = add_template_features(model)
+            log("added template features (zero-initialised) to the loaded weights")
     else:
         if last_path.exists():
             raise FileExistsError(f"{last_path} exists: pass --resume to continue it or choose another --out")
         train_config = train_config or TrainConfig()
         torch.manual_seed(train_config.seed)
-        model = FoldliteModel(model_config or ModelConfig())
+        model_config = model_config or ModelConfig()
+        model_config = replace(model_config, pair=replace(model_config.pair, templates=templates))
+        model = FoldliteModel(model_config)
     if overrides:  # run-time changes (e.g. a longer schedule when continuing) are recorded in the checkpoint
         train_config = replace(train_config, **overrides)
     config = train_config
 
-    sampler = CropSampler(chainset, "train", seed=config.seed)
+    use_templates = model.config.pair.templates
+
+    def make_sampler(seed: int) -> CropSampler:
+        return CropSampler(chainset, "train", seed=seed, max_templates=config.train_templates,
+                           template_drop=config.template_drop if use_templates else None)
+
+    sampler = make_sampler(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     step, wall_before, history = 0, 0.0, {}
@@ -187,7 +234,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
         segments = list(provenance.get("segments") or [
             {"command": provenance.get("command"), "from_step": 0, "to_step": step,
              "wall_s": provenance.get("wall_s"), "cpu_s": None}])  # older weights did not measure CPU time
-        sampler = CropSampler(chainset, "train", seed=config.seed + step)  # new crops, not a replay
+        sampler = make_sampler(config.seed + step)  # new crops, not a replay
         torch.manual_seed(config.seed + step)
     valid_indices = _validation_indices(chainset, config)
     threads_used = torch.get_num_threads()
@@ -238,7 +285,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
     started = time.time()
     cpu_started = time.process_time()
     deadline = started + minutes * 60
-    window_loss, window_crops, window_start = {}, 0, time.time()
+    window_loss, window_crops, window_template_crops, window_start = {}, 0, 0, time.time()
     log_every = 20
     while time.time() < deadline and (max_steps is None or step < max_steps):
         lr = learning_rate(step, config)
@@ -249,7 +296,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
         crop = crop_length(step, config)
         batch = collate([sampler.sample(crop) for _ in range(config.batch_size)])
         with autocast_context("cpu", enabled=use_bf16):
-            output = model(batch["tokens"], batch["mask"])
+            output = model(batch["tokens"], batch["mask"], batch["templates"])
         losses = compute_losses(output, batch, config)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
@@ -257,6 +304,8 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
         optimizer.step()
         step += 1
         window_crops += config.batch_size
+        window_template_crops += 0 if batch["templates"] is None else int(
+            (batch["templates"][1][..., 0].amax(dim=(1, 2)) > 0).sum())
         for k, v in losses.items():
             window_loss[k] = window_loss.get(k, 0.0) + v.item()
 
@@ -268,6 +317,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
                    "cpu_hours": round((wall_before + time.time() - started) * threads_used / 3600, 4),
                    "crop": crop, "lr": f"{lr:.2e}",
                    "crops_per_s": round(window_crops / elapsed, 2),
+                   "template_fraction": round(window_template_crops / max(1, window_crops), 3),
                    **{k: round(v / steps_in_window, 4) for k, v in window_loss.items()}}
             valid_metrics = {}
             if evaluate_now:
@@ -276,7 +326,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
             writer.writerow(row)
             csv_file.flush()
             log(" ".join(f"{k}={v}" for k, v in row.items()))
-            window_loss, window_crops, window_start = {}, 0, time.time()
+            window_loss, window_crops, window_template_crops, window_start = {}, 0, 0, time.time()
             if valid_metrics and valid_metrics["valid_lr_precision"] > best:
                 best = valid_metrics["valid_lr_precision"]
                 history = valid_metrics

@@ -4,9 +4,10 @@
     pred = foldlite.fold("MQIFVKTLTG...")
     pred.plddt.mean(); pred.to_pdb(); pred.save("out/"); pred.view()
 
-Templates (foldlite.templates): by default fold() searches the shipped structure library and, when a
-homologue is found, mixes restraints read off its structure into the network's distogram and Cα
-torsions before building the structure; pass templates=None to fold from the network alone.
+Templates: by default fold() searches the shipped structure library (foldlite.templates) and gives
+the hits to the network as template features (foldlite.template_features); optionally it also mixes
+restraints read off the hits into the distogram before the geometry (restrain_geometry). Pass
+templates=None to fold from the sequence alone.
 """
 from __future__ import annotations
 
@@ -28,11 +29,15 @@ from .geometry import reconstruct
 from .model import FoldliteModel
 from .precision import autocast_context
 from .structure import Structure
+from .template_features import TemplateFeatures, features_from_hits
 from .templates import combine, describe, find_templates, resolve_templates, template_restraints
 from .tokenizer import normalize_sequence, encode_canonical
 
 MIN_LENGTH = 10  # residues; shorter peptides have no fold for a distogram to describe
 MAX_LENGTH = 2000  # residues; memory grows as L² (see README "Limits")
+# Whether template restraints are also mixed into the distogram before the geometry, by whether the
+# network has its own template pathway. Chosen on the valid split (README "Templates").
+RESTRAIN_GEOMETRY = {False: True, True: True}
 
 
 class DeviceError(ValueError):
@@ -105,11 +110,17 @@ class NetworkOutput:
 
 
 @torch.no_grad()
-def run_network(model: LoadedModel, sequence: str, keep_attention: bool = True) -> NetworkOutput:
-    """One forward pass of a canonical sequence."""
+def run_network(model: LoadedModel, sequence: str, keep_attention: bool = True,
+                templates: TemplateFeatures | None = None) -> NetworkOutput:
+    """One forward pass of a canonical sequence, with template features when given (and the
+    network has a template pathway)."""
     tokens = torch.from_numpy(encode_canonical(sequence))[None].to(model.device)  # [1, L]
+    inputs = None
+    if templates is not None and model.network.config.pair.templates:
+        inputs = (torch.from_numpy(templates.distance)[None].to(model.device),  # [1, T, L, L]
+                  torch.from_numpy(templates.residue)[None].to(model.device))  # [1, T, L, 3]
     with autocast_context(model.device):
-        out = model.network(tokens)
+        out = model.network(tokens, templates=inputs)
     attention = out.attention[0].to(torch.float16).cpu().numpy() if keep_attention else None
     return NetworkOutput(
         distogram=torch.softmax(out.distogram[0].float(), -1).cpu().numpy(),
@@ -123,13 +134,12 @@ def run_network(model: LoadedModel, sequence: str, keep_attention: bool = True) 
 class Prediction:
     """A folded sequence: structure, confidences and every head's output.
 
-    distogram is always the network's own prediction. When templates were used, the structure was
-    built from restrained_distogram (the network's mixed with the templates', see
-    foldlite.templates.combine), and pLDDT is computed from that same distribution, so it reflects
-    the template restraints too (the calibration itself was fitted without templates).
-    restrained_distogram is None when no template contributed. templates: one dict per template
-    found (foldlite.templates.describe), best first, with the weight it was given (0 below ~15 %
-    identity: listed, but not used); empty when none.
+    distogram is the network's prediction (with the templates as its input when any were found).
+    When template restraints were also mixed in (restrain_geometry), the structure was built from
+    restrained_distogram (see foldlite.templates.combine) and pLDDT is computed from that same
+    distribution; otherwise restrained_distogram is None. The pLDDT calibration was fitted on
+    single-sequence folds. templates: one dict per template found (foldlite.templates.describe),
+    best first; empty when none.
     """
 
     id: str
@@ -211,15 +221,17 @@ class Prediction:
 def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,
          device: str | None = "cpu", record_id: str = "query", keep_attention: bool = True,
          num_restarts: int = 3, templates="auto", exclude_templates=(),
-         max_template_identity: float | None = None) -> Prediction | list[Prediction]:
+         max_template_identity: float | None = None,
+         restrain_geometry: bool | None = None) -> Prediction | list[Prediction]:
     """Fold one sequence. Returns a Prediction, or a list ranked by mean pLDDT when num_models > 1.
 
     The network runs once; the `num_models` structures come from geometry seeds seed, seed+1, ...
     templates: "auto" (the shipped structure library when present), None or "none" (network only),
     a library path (cached per process) or a foldlite.library.Library. Templates found
-    (foldlite.templates.find_templates) restrain the geometry; the network itself is unchanged.
-    exclude_templates (chain names) and max_template_identity (e.g. 0.95) keep the query itself and
-    its copies out, for benchmarking.
+    (foldlite.templates.find_templates) are the network's template input; restrain_geometry also
+    mixes their distance distributions into the distogram the geometry uses (default: True only for
+    weights without a template pathway, see RESTRAIN_GEOMETRY). exclude_templates (chain names) and
+    max_template_identity (e.g. 0.95) keep the query itself and its copies out, for benchmarking.
     """
     if num_models < 1:
         raise ValueError(f"num_models must be at least 1, got {num_models}")
@@ -227,22 +239,30 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     check_length(record_id, sequence, MIN_LENGTH, MAX_LENGTH)
     model = model or _default_model(device)
     library = resolve_templates(templates)  # before the network: a bad library path fails fast
-    start = time.perf_counter()
-    net = run_network(model, sequence, keep_attention)
-    network_s = time.perf_counter() - start
-
     tick = time.perf_counter()
-    distogram, torsion, restrained, used = net.distogram, net.ca_torsion, None, []
+    hits, used, features = [], [], None
     if library is not None:
         hits = find_templates(sequence, library, exclude_names=exclude_templates,
                               max_identity=max_template_identity)
         used = [describe(hit) for hit in hits]
-        if any(t["weight"] > 0 for t in used):
-            restraints = template_restraints(hits, library, len(sequence))
-            distogram, torsion = combine(net.distogram, net.ca_torsion, restraints)
-            restrained = distogram
-            del restraints  # its [L, L, 65] distogram is not needed during the geometry
+        features = features_from_hits(hits, library, sequence)
     templates_s = time.perf_counter() - tick
+
+    start = time.perf_counter()
+    net = run_network(model, sequence, keep_attention, templates=features)
+    network_s = time.perf_counter() - start
+    del features
+
+    tick = time.perf_counter()
+    distogram, torsion, restrained = net.distogram, net.ca_torsion, None
+    if restrain_geometry is None:
+        restrain_geometry = RESTRAIN_GEOMETRY[model.network.config.pair.templates]
+    if restrain_geometry and any(t["weight"] > 0 for t in used):
+        restraints = template_restraints(hits, library, len(sequence))
+        distogram, torsion = combine(net.distogram, net.ca_torsion, restraints)
+        restrained = distogram
+        del restraints  # its [L, L, 65] distogram is not needed during the geometry
+    templates_s += time.perf_counter() - tick
     predictions = []
     for k in range(num_models):
         tick = time.perf_counter()

@@ -1,19 +1,23 @@
-"""Do templates help? Fold held-out chains with and without template restraints, beside the copy baseline.
+"""Do templates help? Fold held-out chains with and without templates, beside the copy baseline.
 
-    python tools/eval_templates.py [--data pdb_chains.npz] [--limit 100] [--lengths 40-300] [--seed 0]
-                                   [-o runs/eval_templates.csv] [--cache-dir runs/eval_templates_cache]
-                                   [--weights PATH] [--threads N]
+    python tools/eval_templates.py [--split test|valid] [--data pdb_chains.npz] [--limit 100]
+                                   [--lengths 40-300] [--seed 0] [-o runs/eval_templates.csv]
+                                   [--cache-dir runs/eval_templates_cache] [--weights PATH] [--threads N]
 
-Test-split chains share no 30 % cluster with train, so a train-only library gives them almost no
-close templates. To measure the regime templates are for, the library here holds train + test
-chains: a test chain's homologues in the test split (same cluster) can then serve as templates.
-The chain itself and every hit >= 95 % identical to it (other copies of it) are always excluded.
+Valid and test chains share no 30 % cluster with train, so a train-only library gives them almost
+no close templates. To measure the regime templates are for, the library here holds train + the
+chosen split's chains: a chain's homologues in its own split (same cluster) can then serve as
+templates. The chain itself and every hit >= 95 % identical to it (other copies of it) are always
+excluded. Use --split valid to choose settings and --split test to report them.
 
-Per chain, three predictions:
-  none       fold(templates=None): the network alone
-  templates  fold(templates=library, exclude the chain, max identity 0.95): template-guided geometry
-  nearest    benchmark.nearest_template with the same exclusions: the best hit's Cα copied (ideal
-             helix when the search finds nothing)
+Per chain, four predictions:
+  none        fold(templates=None): the network alone
+  features    fold(templates=library, restrain_geometry=False, exclude the chain, max identity 0.95):
+              the hits are the network's template input (weights without a template pathway
+              ignore them, so this equals none for them)
+  restrained  the same plus the hits' distance restraints mixed into the distogram before geometry
+  nearest     benchmark.nearest_template with the same exclusions: the best hit's Cα copied (ideal
+              helix when the search finds nothing)
 scored by TM-score and lDDT-Cα against the native Cα. The table splits the chains by the identity of
 the best template fold() used (>= 30 % vs < 30 % or none). Per-chain rows go to the CSV.
 
@@ -44,11 +48,13 @@ from foldlite.metrics import lddt_ca, tm_score  # noqa: E402
 from foldlite.search import kmer_index  # noqa: E402
 
 IDENTITY_SPLIT = 0.30
-MODES = ("none", "templates", "nearest")
-FIELDS = ["name", "length", "n_templates", "best_template", "best_identity", "best_coverage", "best_evalue",
-          "nearest_template", "nearest_identity", "nearest_coverage", "nearest_evalue",
-          "tm_none", "tm_templates", "tm_nearest", "lddt_none", "lddt_templates", "lddt_nearest",
-          "plddt_none", "plddt_templates", "seconds_none", "seconds_templates", "seconds_nearest"]
+MODES = ("none", "features", "restrained", "nearest")
+FOLD_MODES = {"none": {"templates": None}, "features": {"restrain_geometry": False},
+              "restrained": {"restrain_geometry": True}}
+FIELDS = (["name", "length", "n_templates", "best_template", "best_identity", "best_coverage", "best_evalue",
+           "nearest_template", "nearest_identity", "nearest_coverage", "nearest_evalue"]
+          + [f"{k}_{m}" for k in ("tm", "lddt") for m in MODES]
+          + [f"plddt_{m}" for m in FOLD_MODES] + [f"seconds_{m}" for m in MODES])
 
 
 def _length_range(text: str) -> tuple[int, int]:
@@ -81,8 +87,8 @@ def _merge(first: Library, second: Library) -> Library:
                    source=f"{first.source} + {second.source}")
 
 
-def train_plus_test_library(data: Path, cache_dir: Path, train_library: str | None) -> Library:
-    """Train chains (given, shipped or built) + the test split of `data`, with its search index."""
+def train_plus_split_library(data: Path, split: str, cache_dir: Path, train_library: str | None) -> Library:
+    """Train chains (given, shipped or built) + the `split` chains of `data`, with its search index."""
     train = None
     if train_library is not None:
         train_path = Path(train_library)
@@ -93,9 +99,10 @@ def train_plus_test_library(data: Path, cache_dir: Path, train_library: str | No
         if train is None or train.source != f"{data.resolve()} (train chains)":
             train, train_path = None, _cached_split_library(data, "train", cache_dir)
     train = train or load_library(train_path)
-    test_path = _cached_split_library(data, "test", cache_dir)
+    test_path = _cached_split_library(data, split, cache_dir)
     test = load_library(test_path)
-    print(f"library: {len(train)} train chains ({train_path}) + {len(test)} test chains ({test_path})", flush=True)
+    print(f"library: {len(train)} train chains ({train_path}) + {len(test)} {split} chains ({test_path})",
+          flush=True)
     library = _merge(train, test)
     kmer_index(library)  # built once here, not inside the first chain's timing
     return library
@@ -109,25 +116,22 @@ def evaluate_chain(chain, model, library, seed: int) -> dict:
     true_ca = chain.backbone[:, 1]
     exclude = {chain.name}
     row = {"name": chain.name, "length": len(chain.sequence)}
-
-    tick = time.perf_counter()
-    plain = fold(chain.sequence, model=model, seed=seed, keep_attention=False, record_id=chain.name, templates=None)
-    row["seconds_none"] = time.perf_counter() - tick
-    row["tm_none"], row["lddt_none"] = _scores(plain.structure.ca, true_ca)
-    row["plddt_none"] = plain.mean_plddt
-
-    tick = time.perf_counter()
-    guided = fold(chain.sequence, model=model, seed=seed, keep_attention=False, record_id=chain.name,
-                  templates=library, exclude_templates=exclude, max_template_identity=TEMPLATE_MAX_IDENTITY)
-    row["seconds_templates"] = time.perf_counter() - tick
-    row["tm_templates"], row["lddt_templates"] = _scores(guided.structure.ca, true_ca)
-    row["plddt_templates"] = guided.mean_plddt
-    best = guided.templates[0] if guided.templates else None
-    row["n_templates"] = len(guided.templates)
-    row["best_template"] = best["name"] if best else "none"
-    row["best_identity"] = best["identity"] if best else float("nan")
-    row["best_coverage"] = best["coverage"] if best else float("nan")
-    row["best_evalue"] = best["evalue"] if best else float("nan")
+    for mode, options in FOLD_MODES.items():
+        options = {"templates": library, "exclude_templates": exclude,
+                   "max_template_identity": TEMPLATE_MAX_IDENTITY, **options}
+        tick = time.perf_counter()
+        prediction = fold(chain.sequence, model=model, seed=seed, keep_attention=False, record_id=chain.name,
+                          **options)
+        row[f"seconds_{mode}"] = time.perf_counter() - tick
+        row[f"tm_{mode}"], row[f"lddt_{mode}"] = _scores(prediction.structure.ca, true_ca)
+        row[f"plddt_{mode}"] = prediction.mean_plddt
+        if mode == "features":
+            best = prediction.templates[0] if prediction.templates else None
+            row["n_templates"] = len(prediction.templates)
+            row["best_template"] = best["name"] if best else "none"
+            row["best_identity"] = best["identity"] if best else float("nan")
+            row["best_coverage"] = best["coverage"] if best else float("nan")
+            row["best_evalue"] = best["evalue"] if best else float("nan")
 
     tick = time.perf_counter()
     ca, hit = nearest_template(chain.sequence, library, exclude_names=exclude, max_identity=TEMPLATE_MAX_IDENTITY)
@@ -159,9 +163,10 @@ def format_table(rows: list[dict]) -> str:
                      + "  " + "  ".join(f"{v:14.3f}" for v in lddt))
     with_template = [r for r in rows if r["n_templates"] > 0]
     if with_template:
-        better = np.mean([r["tm_templates"] > r["tm_none"] for r in with_template])
-        lines.append(f"templates used for {len(with_template)}/{len(rows)} chains; TM improved over no "
-                     f"templates for {better:.0%} of them")
+        for mode in ("features", "restrained"):
+            better = np.mean([r[f"tm_{mode}"] > r["tm_none"] for r in with_template])
+            lines.append(f"{mode}: templates found for {len(with_template)}/{len(rows)} chains; TM above "
+                         f"no templates for {better:.0%} of them")
     return "\n".join(lines)
 
 
@@ -173,8 +178,10 @@ def _csv_value(key: str, value):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", choices=("valid", "test"), default="test",
+                        help="chains to fold, and the split added to the library (default test)")
     parser.add_argument("--data", default=None, help="chain set (default: $FOLDLITE_DATA or ../shared/data)")
-    parser.add_argument("--limit", type=int, default=100, help="seeded random subset of test chains (default 100)")
+    parser.add_argument("--limit", type=int, default=100, help="seeded random subset of the split's chains (default 100)")
     parser.add_argument("--lengths", type=_length_range, default=(40, 300), help="MIN-MAX residues (default 40-300)")
     parser.add_argument("--seed", type=int, default=0, help="chain subset and geometry seed")
     parser.add_argument("-o", "--out", default="runs/eval_templates.csv", help="per-chain CSV")
@@ -192,10 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     print("command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]), flush=True)
     print(f"date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}", flush=True)
     chainset = ChainSet(args.data)
-    library = train_plus_test_library(Path(chainset.path), Path(args.cache_dir), args.train_library)
-    indices = select_chains(chainset, "test", args.limit, *args.lengths, seed=args.seed)
+    library = train_plus_split_library(Path(chainset.path), args.split, Path(args.cache_dir), args.train_library)
+    indices = select_chains(chainset, args.split, args.limit, *args.lengths, seed=args.seed)
     model = load_model(args.weights, "cpu")
-    print(f"{len(indices)} test chains of {args.lengths[0]}-{args.lengths[1]} residues from {chainset.path}; "
+    print(f"{len(indices)} {args.split} chains of {args.lengths[0]}-{args.lengths[1]} residues from {chainset.path}; "
           f"library {len(library)} chains ({library.total_residues} residues); weights {model.version}; "
           f"torch threads {torch.get_num_threads()}", flush=True)
 
@@ -212,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             handle.flush()
             template = (f"{row['best_template']} ({row['best_identity']:.0%})" if row["n_templates"]
                         else "no template")
-            print(f"[{count}/{len(indices)}] {row['name']} L={row['length']} TM none={row['tm_none']:.3f} "
-                  f"templates={row['tm_templates']:.3f} nearest={row['tm_nearest']:.3f}  {template}", flush=True)
+            print(f"[{count}/{len(indices)}] {row['name']} L={row['length']} TM "
+                  + " ".join(f"{m}={row[f'tm_{m}']:.3f}" for m in MODES) + f"  {template}", flush=True)
     print(format_table(rows))
     print(f"per-chain rows -> {out}")
     return 0

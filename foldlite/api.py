@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .allocator import tune_allocator
 from .checkpoint import default_weights_path, model_from_checkpoint, read_checkpoint, sha256_of
 from .confidence import Calibration, expected_lddt
 from .constants import CONTACT_CLASSES, SS3_ALPHABET
@@ -80,6 +81,7 @@ _DEFAULT_MODEL: dict[str, LoadedModel] = {}
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device | None = "cpu") -> LoadedModel:
     """Load weights (default: the shipped ones) with weights_only=True and strict keys."""
+    tune_allocator()  # ~2x faster CPU inference at a few hundred residues (see foldlite.allocator)
     device = resolve_device(device)
     path = Path(path) if path is not None else default_weights_path()
     payload = read_checkpoint(path)

@@ -23,6 +23,7 @@ from .tokenizer import PAD_TOKEN, VOCAB_SIZE
 NUM_SS3 = 3
 OUTER_ROW_CHUNK = 256  # rows of the pair map per outer-product chunk (bounds peak memory)
 TEMPLATE_ROW_CHUNK = 128  # rows per template-embedding chunk
+BLOCK_ROW_CHUNK = 256  # rows per slab of a dilated block at inference (only for longer chains)
 
 
 def relative_position_buckets(length: int, max_offset: int, device=None) -> torch.Tensor:
@@ -118,13 +119,42 @@ class DilatedBlock(nn.Module):
         nn.init.zeros_(self.up.bias)
 
     def forward(self, z, pair_mask):
-        """z [B, L, L, C_z], pair_mask [B, L, L, 1] -> [B, L, L, C_z]."""
+        """z [B, L, L, C_z], pair_mask [B, L, L, 1] -> [B, L, L, C_z].
+
+        Without autograd and for L > BLOCK_ROW_CHUNK, z is updated in place, one slab of rows at a
+        time (see _forward_in_row_chunks): same result, without the ~10 full-size temporaries.
+        """
+        if not torch.is_grad_enabled() and z.shape[1] > BLOCK_ROW_CHUNK:
+            return self._forward_in_row_chunks(z, pair_mask)
+        return z + self._update(z, pair_mask)
+
+    def _update(self, z, pair_mask):
         h = F.gelu(self.down(self.norm(z))) * pair_mask  # [B, L, L, C_b]
         # [B, C_b, L, L] view of the channels-last data: no copy. The oneDNN convolution takes and
         # returns it in channels-last memory, ~4x faster on CPU than a .contiguous() NCHW copy.
         h = self.spatial(h.permute(0, 3, 1, 2))
         h = F.gelu(self.mid_norm(h.permute(0, 2, 3, 1)))  # [B, L, L, C_b], contiguous again
-        return z + self.up(h) * pair_mask
+        return self.up(h) * pair_mask
+
+    def _forward_in_row_chunks(self, z, pair_mask):
+        """Inference at large L: rows [a, b) of the update depend only on rows [a - d, b + d) of z
+        (d = dilation, the 3x3 kernel's reach), so each slab is computed from a halo-extended slab.
+        A slab's update is added once the next slab has been computed (that slab's halo must still
+        see the old rows), so two slabs are held at a time. The convolution's zero padding at a
+        slab edge only touches halo rows, which are dropped; at the map's own edges the slab edge is
+        the map edge, as in the unchunked computation."""
+        length, reach = z.shape[1], self.spatial.dilation[0]
+        assert BLOCK_ROW_CHUNK >= reach, "a halo must not reach past the previous slab"
+        pending = None  # (start row, update) of the previous slab, not yet added
+        for start in range(0, length, BLOCK_ROW_CHUNK):
+            stop = min(start + BLOCK_ROW_CHUNK, length)
+            lo, hi = max(0, start - reach), min(length, stop + reach)
+            update = self._update(z[:, lo:hi], pair_mask[:, lo:hi])[:, start - lo:stop - lo]  # [B, rows, L, C_z]
+            if pending is not None:
+                z[:, pending[0]:pending[0] + pending[1].shape[1]] += pending[1]
+            pending = (start, update)
+        z[:, pending[0]:pending[0] + pending[1].shape[1]] += pending[1]
+        return z
 
 
 class PairStack(nn.Module):

@@ -12,7 +12,7 @@ stamp() { echo "# $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEA
 
 foldlite export "$run/best.pt" -o foldlite/weights/foldlite.pt --calibrate --chains 60 --overwrite \
   | tee results/export.txt
-cp "$run/metrics.csv" foldlite/weights/training_log.csv
+python tools/merge_training_logs.py "$run/metrics.csv" foldlite/weights/training_log.csv
 
 { stamp; echo "\$ foldlite model-metrics --split test --limit 250 --lengths 30-600"
   foldlite model-metrics --split test --limit 250 --lengths 30-600; } | tee results/model_metrics_test.txt

@@ -29,6 +29,7 @@ from .fasta import check_length, read_fasta
 from .geometry import reconstruct
 from .model import FoldliteModel
 from .precision import autocast_context
+from .search import template_ca
 from .structure import Structure
 from .template_features import TemplateFeatures, features_from_hits
 from .templates import combine, describe, find_templates, resolve_templates, template_restraints
@@ -224,7 +225,7 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
          device: str | None = "cpu", record_id: str = "query", keep_attention: bool = True,
          num_restarts: int = 3, templates="auto", exclude_templates=(),
          max_template_identity: float | None = None,
-         restrain_geometry: bool | None = None) -> Prediction | list[Prediction]:
+         restrain_geometry: bool | None = None, template_start: bool = True) -> Prediction | list[Prediction]:
     """Fold one sequence. Returns a Prediction, or a list ranked by mean pLDDT when num_models > 1.
 
     The network runs once; the `num_models` structures come from geometry seeds seed, seed+1, ...
@@ -234,6 +235,8 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     mixes their distance distributions into the distogram the geometry uses (default: True only for
     weights without a template pathway, see RESTRAIN_GEOMETRY). exclude_templates (chain names) and
     max_template_identity (e.g. 0.95) keep the query itself and its copies out, for benchmarking.
+    template_start: also refine from the best template's Cα trace (foldlite.search.template_ca), beside
+    the usual restarts; the lowest-energy result wins either way.
     """
     if num_models < 1:
         raise ValueError(f"num_models must be at least 1, got {num_models}")
@@ -264,6 +267,9 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
         distogram, torsion = combine(net.distogram, net.ca_torsion, restraints)
         restrained = distogram
         del restraints  # its [L, L, 65] distogram is not needed during the geometry
+    starts = []
+    if template_start and any(t["weight"] > 0 for t in used):
+        starts = [template_ca(hits[0], library, len(sequence))]
     templates_s += time.perf_counter() - tick
     predictions = []
     for k in range(num_models):
@@ -271,7 +277,7 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
         # model 1 keeps the clean (un-jittered) MDS starts; later models start only from seeded jitter,
         # so every seed really gives a different structure
         result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
-                             clean_restarts=2 if k == 0 else 0)
+                             clean_restarts=2 if k == 0 else 0, extra_starts=starts)
         raw = expected_lddt(distogram, result.coords[:, 4])  # the distribution the geometry used
         plddt = model.calibration(raw)
         geometry_s = time.perf_counter() - tick

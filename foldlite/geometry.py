@@ -808,7 +808,7 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
                 seed: int = 0, num_restarts: int = 3, steps: int = 100, polish_steps: int = 40,
                 restart_noise: float = 1.0, lr: float = 0.2, clean_restarts: int = 2,
                 stress_iterations: int = 20, far_weight: float = 0.005,
-                weights: RefineWeights | None = None) -> GeometryResult:
+                weights: RefineWeights | None = None, extra_starts=()) -> GeometryResult:
     """Distogram [L, L, 65] (+ Cα torsion probabilities [L, 36]) -> GeometryResult.
 
     Start: classical MDS of the expected distances (completed by `complete_distances`), then
@@ -828,7 +828,10 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
     steps with the torsion term. Without torsions the hands compete on the final energy alone
     (the virtual Cβ makes it chiral: use num_restarts >= 2). The restart with the lowest final
     energy wins.
-    hand_flipped: the winner is the mirror image of the MDS solution's hand.
+    extra_starts: more Cα traces [L, 3] Å to refine beside the restarts, as given (no jitter, no
+    mirror), e.g. a template's trace (foldlite.search.template_ca): with a good template the
+    refinement then starts from the right fold instead of having to find it from the MDS solution.
+    hand_flipped: the winner is the mirror image of the MDS solution's hand (False for an extra start).
     Same inputs and seed -> identical output.
     """
     timings = {}
@@ -866,6 +869,13 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
         if r >= clean_restarts:
             start_r = start_r + np.random.default_rng(seed + r).normal(0.0, restart_noise, init.shape)
         starts.append(start_r)
+    for trace in extra_starts:
+        trace = np.asarray(trace, np.float64)
+        if trace.shape != init.shape or not np.isfinite(trace).all():
+            raise ValueError(f"extra start must be a finite [{length}, 3] trace, got shape {trace.shape}")
+        starts.append(trace - trace.mean(axis=0) + init.mean(axis=0))
+    num_starts = len(starts)
+    mirrored = np.concatenate([mirrored, np.zeros(num_starts - num_restarts, bool)])
     energy = _Energy(probs, ca_torsion_probs, weights or RefineWeights())
     x = torch.from_numpy(np.stack(starts, axis=1)).float()  # [L, B, 3]
     x = _adam(energy, x, steps, lr=lr, lr_end=0.05)
@@ -873,8 +883,9 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
     # With torsions: per restart, keep x or its mirror, whichever the torsions like more (the
     # polish below then repairs the flipped ones); without, the hands compete on the energy.
     flipped = mirrored ^ mds_flipped
+    flipped[num_restarts:] = False  # extra starts keep their own hand unless the torsions flip them
     if use_torsions:
-        for r in range(num_restarts):
+        for r in range(num_starts):
             xr = x[:, r].double().numpy()
             mirror_ll = torsion_log_likelihood(_mirror(xr), ca_torsion_probs)
             if mirror_ll > torsion_log_likelihood(xr, ca_torsion_probs):

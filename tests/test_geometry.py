@@ -301,3 +301,15 @@ def test_empty_chain():
     result = geo.reconstruct(np.zeros((0, 0, NUM_DISTOGRAM_CLASSES), np.float32))
     assert result.coords.shape == (0, 5, 3)
     assert geo.build_backbone(np.zeros((0, 3))).shape == (0, 5, 3)
+
+
+def test_extra_start_from_a_template_trace_is_refined_beside_the_restarts(small_sharp):
+    xyz, probs, torsions = small_sharp
+    native = xyz[:, 1] @ random_rotation(3).T + 40.0  # any frame: starts are re-centred
+    result = geo.reconstruct(probs, torsions, seed=0, extra_starts=[native])
+    assert len(result.restart_losses) == 4
+    # started at the answer, it ends at the lowest energy (the best MDS restart reaches the same minimum)
+    assert result.restart_losses[3] < min(result.restart_losses[:3]) + 0.01
+    assert geo.kabsch_rmsd(result.ca, xyz[:, 1]) < 0.6
+    with pytest.raises(ValueError, match="extra start"):
+        geo.reconstruct(probs, torsions, extra_starts=[native[:-1]])

@@ -126,11 +126,17 @@ def run_network(model: LoadedModel, sequence: str, keep_attention: bool = True,
         out = model.network(tokens, templates=inputs)
     attention = out.attention[0].to(torch.float16).cpu().numpy() if keep_attention else None
     return NetworkOutput(
-        distogram=torch.softmax(out.distogram[0].float(), -1).cpu().numpy(),
+        distogram=_softmax_in_place(out.distogram[0].float()).cpu().numpy(),
         ss3=torch.softmax(out.ss3[0].float(), -1).cpu().numpy(),
         ca_torsion=torch.softmax(out.ca_torsion[0].float(), -1).cpu().numpy(),
         attention=attention,
     )
+
+
+def _softmax_in_place(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis, reusing the logits' memory (1 GB at L = 2000 for the distogram)."""
+    logits.sub_(logits.amax(-1, keepdim=True)).exp_()
+    return logits.div_(logits.sum(-1, keepdim=True))
 
 
 @dataclass

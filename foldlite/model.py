@@ -21,8 +21,7 @@ from .template_features import NUM_RESIDUE_FEATURES
 from .tokenizer import PAD_TOKEN, VOCAB_SIZE
 
 NUM_SS3 = 3
-OUTER_ROW_CHUNK = 256  # rows of the pair map per outer-product chunk (bounds peak memory)
-TEMPLATE_ROW_CHUNK = 128  # rows per template-embedding chunk
+PAIR_ROW_CHUNK = 128  # rows of the pair map whose input features are built at once (bounds peak memory)
 BLOCK_ROW_CHUNK = 256  # rows per slab of a dilated block at inference (only for longer chains)
 
 
@@ -104,8 +103,9 @@ class DilatedBlock(nn.Module):
     """Bottleneck residual block on a channels-last pair map: norm -> down -> 3x3 dilated conv -> up.
 
     The 1x1 projections are Linear layers on [B, L, L, C] (plain matmuls, the fastest path on CPU);
-    the dilated 3x3 convolution sees the same memory as a channels-last [B, C, L, L] view. Padded positions are zeroed before the
-    convolution, so they look exactly like the zero border of an unpadded input.
+    the dilated 3x3 convolution sees the same memory as a channels-last [B, C, L, L] view. Padded
+    positions are zeroed before the convolution, so they look exactly like the zero border of an
+    unpadded input.
     """
 
     def __init__(self, channels: int, bottleneck: int, dilation: int):
@@ -183,28 +183,30 @@ class PairStack(nn.Module):
         templates: None or (distance [B, T, L, L] Å with NaN where unaligned, residue [B, T, L, 3]).
         """
         batch, length, _ = s.shape
-        # outer sum: [B, L, 1, C_z] + [B, 1, L, C_z]
+        # outer sum: [B, L, 1, C_z] + [B, 1, L, C_z], the one full-size map; every other feature is
+        # computed for PAIR_ROW_CHUNK rows at a time and added into it (at L = 2000 a [B, L, L, C_z]
+        # map is 1 GB, the 16 x 16 outer product alone would be 4 GB)
         z = self.left(s)[:, :, None, :] + self.right(s)[:, None, :, :]
-        # low-rank outer product [B, rows, L, 16*16] -> [B, rows, L, C_z], in row chunks: the full
-        # [B, L, L, 256] tensor would be 4 GB at L = 2000, the chunks keep it to ~0.5 GB
         left, right = self.outer_left(s), self.outer_right(s)  # [B, L, 16]
-        chunks = []
-        for start in range(0, length, OUTER_ROW_CHUNK):
-            outer = torch.einsum("bia,bjc->bijac", left[:, start:start + OUTER_ROW_CHUNK], right)
-            chunks.append(self.outer_proj(outer.reshape(batch, outer.shape[1], length, -1)))
-        z = z + torch.cat(chunks, dim=1)
-        buckets = relative_position_buckets(length, self.config.max_relative_position, s.device)
-        z = z + self.relative_position(buckets)[None]
-        # attention maps symmetrised, as pair features: [B, N*H, L, L] -> [B, L, L, N*H]
-        symmetric = (attention + attention.transpose(-1, -2)).permute(0, 2, 3, 1)
-        z = z + self.attention_proj(symmetric.to(z.dtype))
-        if templates is not None and self.template is not None:
-            z = z + self.template(*templates).to(z.dtype)
+        buckets = relative_position_buckets(length, self.config.max_relative_position, s.device)  # [L, L]
+        use_templates = templates is not None and self.template is not None
+        for start in range(0, length, PAIR_ROW_CHUNK):
+            rows = slice(start, start + PAIR_ROW_CHUNK)
+            # low-rank outer product [B, r, L, 16, 16] -> [B, r, L, C_z]
+            outer = torch.einsum("bia,bjc->bijac", left[:, rows], right)
+            features = self.outer_proj(outer.reshape(batch, outer.shape[1], length, -1))
+            features = features + self.relative_position(buckets[rows])[None]
+            # attention maps symmetrised, as pair features: [B, N*H, r, L] -> [B, r, L, N*H]
+            symmetric = attention[:, :, rows] + attention[:, :, :, rows].transpose(-1, -2)
+            features = features + self.attention_proj(symmetric.permute(0, 2, 3, 1).to(z.dtype))
+            if use_templates:
+                features = features + self.template(*templates, rows=rows).to(z.dtype)
+            z[:, rows] += features
         pair_mask = (mask[:, :, None] & mask[:, None, :]).unsqueeze(-1).to(z.dtype)  # [B, L, L, 1]
         z = z * pair_mask
         for block in self.blocks:
             z = block(z, pair_mask)
-        return self.final_norm(z) * pair_mask
+        return self.final_norm(z).mul_(pair_mask)  # in place: layer-norm backward needs only its input
 
 
 class TemplateEmbedding(nn.Module):
@@ -227,21 +229,18 @@ class TemplateEmbedding(nn.Module):
         edges = torch.linspace(DISTOGRAM_MIN, DISTOGRAM_MAX, DISTOGRAM_BINS + 1)[1:]
         self.register_buffer("edges", edges, persistent=False)
 
-    def forward(self, distance, residue):
-        """distance [B, T, L, L] Å (NaN: unaligned), residue [B, T, L, 3] -> [B, L, L, C_z]."""
+    def forward(self, distance, residue, rows: slice = slice(None)):
+        """distance [B, T, L, L] Å (NaN: unaligned), residue [B, T, L, 3] -> [B, r, L, C_z] for the
+        query rows `rows` (default all: r = L)."""
         aligned = residue[..., 0] > 0  # [B, T, L]
-        left, right = self.left(residue), self.right(residue)  # [B, T, L, C_z]
-        rows = []
-        for start in range(0, distance.shape[-2], TEMPLATE_ROW_CHUNK):  # bounds memory at large L
-            stop = start + TEMPLATE_ROW_CHUNK
-            d = distance[:, :, start:stop]  # [B, T, r, L]
-            covered = (aligned[:, :, start:stop, None] & aligned[:, :, None, :] & ~torch.isnan(d))
-            bins = torch.bucketize(torch.nan_to_num(d, nan=0.0).contiguous(), self.edges, right=True)
-            update = self.distance(bins) + left[:, :, start:stop, None] + right[:, :, None, :]
-            weight = covered.to(update.dtype)[..., None]  # [B, T, r, L, 1]
-            count = weight.sum(1).clamp(min=1.0)  # [B, r, L, 1]
-            rows.append((update * weight).sum(1) / count)
-        return torch.cat(rows, dim=1)
+        d = distance[:, :, rows]  # [B, T, r, L]
+        covered = aligned[:, :, rows, None] & aligned[:, :, None, :] & ~torch.isnan(d)  # [B, T, r, L]
+        bins = torch.bucketize(torch.nan_to_num(d, nan=0.0).contiguous(), self.edges, right=True)
+        update = self.distance(bins) + self.left(residue[:, :, rows])[:, :, :, None] \
+            + self.right(residue)[:, :, None, :]  # [B, T, r, L, C_z]
+        weight = covered.to(update.dtype)[..., None]  # [B, T, r, L, 1]
+        count = weight.sum(1).clamp(min=1.0)  # [B, r, L, 1]
+        return (update * weight).sum(1) / count
 
 
 @dataclass
@@ -285,7 +284,7 @@ class FoldliteModel(nn.Module):
         s, attention = self.trunk(tokens, mask)  # [B, L, C_s], [B, N*H, L, L]
         z = self.pair_stack(s, attention, mask, templates)  # [B, L, L, C_z]
         logits = self.distogram_head(z).float()  # [B, L, L, K]
-        distogram = 0.5 * (logits + logits.transpose(1, 2))  # symmetric in i, j
+        distogram = (logits + logits.transpose(1, 2)).mul_(0.5)  # symmetric in i, j
         # masked mean of the pair representation over partners j: [B, L, C_z]
         weights = mask.to(z.dtype)
         pooled = torch.einsum("bijc,bj->bic", z, weights) / weights.sum(-1).clamp(min=1)[:, None, None]

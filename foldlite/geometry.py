@@ -828,8 +828,8 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
     steps with the torsion term. Without torsions the hands compete on the final energy alone
     (the virtual Cβ makes it chiral: use num_restarts >= 2). The restart with the lowest final
     energy wins.
-    extra_starts: more Cα traces [L, 3] Å to refine beside the restarts, as given (no jitter, no
-    mirror), e.g. a template's trace (foldlite.search.template_ca): with a good template the
+    extra_starts: more Cα traces [L, 3] Å to refine beside the restarts, as given (not mirrored;
+    jittered like the others only when clean_restarts=0), e.g. a template's trace (foldlite.search.template_ca): with a good template the
     refinement then starts from the right fold instead of having to find it from the MDS solution.
     hand_flipped: the winner is the mirror image of the MDS solution's hand (False for an extra start).
     Same inputs and seed -> identical output.
@@ -869,11 +869,14 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
         if r >= clean_restarts:
             start_r = start_r + np.random.default_rng(seed + r).normal(0.0, restart_noise, init.shape)
         starts.append(start_r)
-    for trace in extra_starts:
+    for e, trace in enumerate(extra_starts):
         trace = np.asarray(trace, np.float64)
         if trace.shape != init.shape or not np.isfinite(trace).all():
             raise ValueError(f"extra start must be a finite [{length}, 3] trace, got shape {trace.shape}")
-        starts.append(trace - trace.mean(axis=0) + init.mean(axis=0))
+        trace = trace - trace.mean(axis=0) + init.mean(axis=0)
+        if clean_restarts == 0:  # every start seed-dependent: jitter this one too
+            trace = trace + np.random.default_rng(seed + num_restarts + e).normal(0.0, restart_noise, init.shape)
+        starts.append(trace)
     num_starts = len(starts)
     mirrored = np.concatenate([mirrored, np.zeros(num_starts - num_restarts, bool)])
     energy = _Energy(probs, ca_torsion_probs, weights or RefineWeights())

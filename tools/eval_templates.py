@@ -48,13 +48,23 @@ from foldlite.metrics import lddt_ca, tm_score  # noqa: E402
 from foldlite.search import kmer_index  # noqa: E402
 
 IDENTITY_SPLIT = 0.30
-MODES = ("none", "features", "restrained", "nearest")
-FOLD_MODES = {"none": {"templates": None}, "features": {"restrain_geometry": False},
-              "restrained": {"restrain_geometry": True}}
-FIELDS = (["name", "length", "n_templates", "best_template", "best_identity", "best_coverage", "best_evalue",
-           "nearest_template", "nearest_identity", "nearest_coverage", "nearest_evalue"]
-          + [f"{k}_{m}" for k in ("tm", "lddt") for m in MODES]
-          + [f"plddt_{m}" for m in FOLD_MODES] + [f"seconds_{m}" for m in MODES])
+# fold() options per mode; "nearest" is the copy baseline. The *_nostart modes leave out the
+# refinement start from the best template's trace (fold(template_start=False)).
+FOLD_MODES = {"none": {"templates": None},
+              "features": {"restrain_geometry": False},
+              "restrained": {"restrain_geometry": True},
+              "features_nostart": {"restrain_geometry": False, "template_start": False},
+              "restrained_nostart": {"restrain_geometry": True, "template_start": False}}
+DEFAULT_MODES = ("none", "features", "restrained", "nearest")
+MODES = DEFAULT_MODES  # replaced by --modes
+
+
+def fields(modes) -> list[str]:
+    fold_modes = [m for m in modes if m != "nearest"]
+    return (["name", "length", "n_templates", "best_template", "best_identity", "best_coverage", "best_evalue",
+             "nearest_template", "nearest_identity", "nearest_coverage", "nearest_evalue"]
+            + [f"{k}_{m}" for k in ("tm", "lddt") for m in modes]
+            + [f"plddt_{m}" for m in fold_modes] + [f"seconds_{m}" for m in modes])
 
 
 def _length_range(text: str) -> tuple[int, int]:
@@ -116,7 +126,10 @@ def evaluate_chain(chain, model, library, seed: int) -> dict:
     true_ca = chain.backbone[:, 1]
     exclude = {chain.name}
     row = {"name": chain.name, "length": len(chain.sequence)}
-    for mode, options in FOLD_MODES.items():
+    row.update(n_templates=0, best_template="none", best_identity=float("nan"), best_coverage=float("nan"),
+               best_evalue=float("nan"))
+    for mode in (m for m in MODES if m != "nearest"):
+        options = FOLD_MODES[mode]
         options = {"templates": library, "exclude_templates": exclude,
                    "max_template_identity": TEMPLATE_MAX_IDENTITY, **options}
         tick = time.perf_counter()
@@ -125,7 +138,7 @@ def evaluate_chain(chain, model, library, seed: int) -> dict:
         row[f"seconds_{mode}"] = time.perf_counter() - tick
         row[f"tm_{mode}"], row[f"lddt_{mode}"] = _scores(prediction.structure.ca, true_ca)
         row[f"plddt_{mode}"] = prediction.mean_plddt
-        if mode == "features":
+        if options.get("templates", library) is not None:
             best = prediction.templates[0] if prediction.templates else None
             row["n_templates"] = len(prediction.templates)
             row["best_template"] = best["name"] if best else "none"
@@ -163,7 +176,7 @@ def format_table(rows: list[dict]) -> str:
                      + "  " + "  ".join(f"{v:14.3f}" for v in lddt))
     with_template = [r for r in rows if r["n_templates"] > 0]
     if with_template:
-        for mode in ("features", "restrained"):
+        for mode in (m for m in MODES if m not in ("none", "nearest")):
             better = np.mean([r[f"tm_{mode}"] > r["tm_none"] for r in with_template])
             lines.append(f"{mode}: templates found for {len(with_template)}/{len(rows)} chains; TM above "
                          f"no templates for {better:.0%} of them")
@@ -190,7 +203,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="train-split library (default: the shipped one if built from --data, else built)")
     parser.add_argument("--weights", default=None, help="weights (default: the shipped ones)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--modes", default=",".join(DEFAULT_MODES),
+                        help=f"comma-separated, from {', '.join(FOLD_MODES)}, nearest (default {','.join(DEFAULT_MODES)})")
     args = parser.parse_args(argv)
+    global MODES
+    MODES = tuple(args.modes.split(","))
+    unknown = set(MODES) - set(FOLD_MODES) - {"nearest"}
+    if unknown or "none" not in MODES:
+        parser.error(f"--modes: unknown {sorted(unknown)}" if unknown else "--modes must include none")
 
     import torch
 
@@ -210,12 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as handle:  # rows written as they come: a stopped run keeps them
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        columns = fields(MODES)
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for count, index in enumerate(indices, start=1):
             row = evaluate_chain(chainset.chain(int(index)), model, library, args.seed)
             rows.append(row)
-            writer.writerow({k: _csv_value(k, row[k]) for k in FIELDS})
+            writer.writerow({k: _csv_value(k, row[k]) for k in columns})
             handle.flush()
             template = (f"{row['best_template']} ({row['best_identity']:.0%})" if row["n_templates"]
                         else "no template")

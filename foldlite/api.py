@@ -32,7 +32,8 @@ from .precision import autocast_context
 from .search import template_ca
 from .structure import Structure
 from .template_features import TemplateFeatures, features_from_hits
-from .templates import combine, describe, find_templates, resolve_templates, template_restraints
+from .templates import (DEFAULT_MAX_EVALUE, combine, describe, find_templates, resolve_templates,
+                        template_restraints)
 from .tokenizer import normalize_sequence, encode_canonical
 
 MIN_LENGTH = 10  # residues; shorter peptides have no fold for a distogram to describe
@@ -231,7 +232,8 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
          device: str | None = "cpu", record_id: str = "query", keep_attention: bool = True,
          num_restarts: int = 3, templates="auto", exclude_templates=(),
          max_template_identity: float | None = None,
-         restrain_geometry: bool | None = None, template_start: bool = True) -> Prediction | list[Prediction]:
+         restrain_geometry: bool | None = None, template_start: bool = True,
+         template_evalue: float | None = None) -> Prediction | list[Prediction]:
     """Fold one sequence. Returns a Prediction, or a list ranked by mean pLDDT when num_models > 1.
 
     The network runs once; the `num_models` structures come from geometry seeds seed, seed+1, ...
@@ -241,6 +243,7 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     mixes their distance distributions into the distogram the geometry uses (default: True only for
     weights without a template pathway, see RESTRAIN_GEOMETRY). exclude_templates (chain names) and
     max_template_identity (e.g. 0.95) keep the query itself and its copies out, for benchmarking.
+    template_evalue: the search's E-value cut-off (default foldlite.templates.DEFAULT_MAX_EVALUE).
     template_start: also refine from the best template's Cα trace (foldlite.search.template_ca), beside
     the usual restarts; the lowest-energy result wins either way.
     """
@@ -254,7 +257,8 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     hits, used, features = [], [], None
     if library is not None:
         hits = find_templates(sequence, library, exclude_names=exclude_templates,
-                              max_identity=max_template_identity)
+                              max_identity=max_template_identity,
+                              max_evalue=DEFAULT_MAX_EVALUE if template_evalue is None else template_evalue)
         used = [describe(hit) for hit in hits]
         features = features_from_hits(hits, library, sequence)
     templates_s = time.perf_counter() - tick

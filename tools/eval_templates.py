@@ -56,6 +56,15 @@ FOLD_MODES = {"none": {"templates": None},
               "features_nostart": {"restrain_geometry": False, "template_start": False},
               "restrained_nostart": {"restrain_geometry": True, "template_start": False}}
 DEFAULT_MODES = ("none", "features", "restrained", "nearest")
+# A mode may end in @E to search with E-value cut-off E instead of fold()'s default, e.g. restrained@0.1.
+
+
+def fold_options(mode: str) -> dict:
+    name, _, evalue = mode.partition("@")
+    options = dict(FOLD_MODES[name])
+    if evalue:
+        options["template_evalue"] = float(evalue)
+    return options
 MODES = DEFAULT_MODES  # replaced by --modes
 
 
@@ -128,8 +137,9 @@ def evaluate_chain(chain, model, library, seed: int) -> dict:
     row = {"name": chain.name, "length": len(chain.sequence)}
     row.update(n_templates=0, best_template="none", best_identity=float("nan"), best_coverage=float("nan"),
                best_evalue=float("nan"))
+    recorded = False
     for mode in (m for m in MODES if m != "nearest"):
-        options = FOLD_MODES[mode]
+        options = fold_options(mode)
         options = {"templates": library, "exclude_templates": exclude,
                    "max_template_identity": TEMPLATE_MAX_IDENTITY, **options}
         tick = time.perf_counter()
@@ -138,7 +148,8 @@ def evaluate_chain(chain, model, library, seed: int) -> dict:
         row[f"seconds_{mode}"] = time.perf_counter() - tick
         row[f"tm_{mode}"], row[f"lddt_{mode}"] = _scores(prediction.structure.ca, true_ca)
         row[f"plddt_{mode}"] = prediction.mean_plddt
-        if options.get("templates", library) is not None:
+        if options.get("templates", library) is not None and not recorded:
+            recorded = True  # the template columns describe the first template mode listed
             best = prediction.templates[0] if prediction.templates else None
             row["n_templates"] = len(prediction.templates)
             row["best_template"] = best["name"] if best else "none"
@@ -208,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     global MODES
     MODES = tuple(args.modes.split(","))
-    unknown = set(MODES) - set(FOLD_MODES) - {"nearest"}
+    unknown = {m for m in MODES if m.partition("@")[0] not in FOLD_MODES} - {"nearest"}
     if unknown or "none" not in MODES:
         parser.error(f"--modes: unknown {sorted(unknown)}" if unknown else "--modes must include none")
 

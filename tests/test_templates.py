@@ -42,9 +42,9 @@ def with_self_template(chain, model, library):
 
 
 def test_template_weight_follows_identity():
-    assert template_weight(0.10) == 0.0 and template_weight(0.15) == 0.0
-    assert 0.0 < template_weight(0.25) < template_weight(0.35) < MAX_WEIGHT
-    assert template_weight(0.5) == template_weight(1.0) == MAX_WEIGHT
+    assert template_weight(0.05) == 0.0 and template_weight(0.10) == 0.0
+    assert 0.0 < template_weight(0.2) < template_weight(0.3) < MAX_WEIGHT
+    assert template_weight(0.4) == template_weight(1.0) == MAX_WEIGHT
 
 
 def test_self_template_reproduces_the_native_structure(with_self_template, chain):

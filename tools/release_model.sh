@@ -25,3 +25,8 @@ if command -v reprof >/dev/null; then
   { stamp; echo "\$ python tools/compare_ss.py --split test --limit 60"
     python tools/compare_ss.py --split test --limit 60; } | tee results/ss_vs_reprof_test.txt
 fi
+
+# templates in the realistic case: library = train + the other test chains (itself and >= 95 % copies excluded)
+{ stamp; echo "\$ python tools/eval_templates.py --split test --limit 60 --lengths 40-300 --modes none,restrained,nearest -o results/eval_templates_test.csv"
+  python tools/eval_templates.py --split test --limit 60 --lengths 40-300 --modes none,restrained,nearest \
+    -o results/eval_templates_test.csv; } | tee results/eval_templates_test.txt

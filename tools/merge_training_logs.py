@@ -3,7 +3,8 @@
     python tools/merge_training_logs.py runs/v3/metrics.csv foldlite/weights/training_log.csv
 
 Rows of the existing log at or after the new run's first step are replaced (a continued run starts
-where the shipped weights stopped); columns are the union of both files, in the new run's order.
+where the shipped weights stopped); a step logged twice in the new file (a resumed run repeats the
+steps after its last checkpoint) keeps its last row; columns are the union of both files.
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ def merge(new_path: Path, log_path: Path) -> int:
         with open(log_path, newline="") as handle:
             reader = csv.DictReader(handle)
             old_fields, old_rows = list(reader.fieldnames or []), list(reader)
+    # a resumed run logs again the steps after its last checkpoint: keep the last row of each step
+    by_step = {int(row["step"]): row for row in new_rows}
+    new_rows = [by_step[step] for step in sorted(by_step)]
     first_new_step = int(new_rows[0]["step"])
     kept = [row for row in old_rows if int(row["step"]) < first_new_step]
     fields = new_fields + [f for f in old_fields if f not in new_fields]

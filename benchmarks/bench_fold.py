@@ -92,8 +92,10 @@ def child_network(length: int, seed: int, weights: str | None, threads: int | No
 def child_geometry(length: int, threads: int | None, scratch: str) -> dict:
     import torch
 
+    from foldlite.allocator import tune_allocator
     from foldlite.geometry import reconstruct
 
+    tune_allocator()  # as in a fold() process, where load_model() applies it
     if threads:
         torch.set_num_threads(threads)
     distogram = np.load(Path(scratch) / "distogram.npy")

@@ -331,12 +331,12 @@ def _run_model_metrics(args) -> int:
     chainset = ChainSet(args.data)
     indices = select_chains(chainset, args.split, args.limit, *args.lengths)
     model = load_model(args.weights, "cpu")
-    metrics = evaluate(model.network, chainset, indices)
+    metrics = evaluate(model.network, chainset, indices, prefix="")
     print(f"{len(indices)} {args.split} chains ({args.lengths[0]}-{args.lengths[1]} residues) from {chainset.path}")
     print(f"weights: {model.path} ({model.version})")
-    print(f"distogram cross-entropy:              {metrics['valid_distogram_ce']:.4f}")
-    print(f"long-range top-L/5 contact precision: {metrics['valid_lr_precision']:.4f}  (|i-j| >= 24, Cβ < 8 Å)")
-    print(f"secondary structure Q3:               {metrics['valid_q3']:.4f}")
+    print(f"distogram cross-entropy:              {metrics['distogram_ce']:.4f}")
+    print(f"long-range top-L/5 contact precision: {metrics['lr_precision']:.4f}  (|i-j| >= 24, Cβ < 8 Å)")
+    print(f"secondary structure Q3:               {metrics['q3']:.4f}")
     return EXIT_OK
 
 

@@ -108,8 +108,11 @@ def crop_length(step: int, config: TrainConfig) -> int:
 
 
 @torch.no_grad()
-def evaluate(model: FoldliteModel, chainset: ChainSet, indices: np.ndarray, device="cpu") -> dict:
-    """Full-length validation metrics: distogram CE, long-range top-L/5 contact precision, Q3."""
+def evaluate(model: FoldliteModel, chainset: ChainSet, indices: np.ndarray, device="cpu",
+             prefix: str = "valid_") -> dict:
+    """Full-length metrics of the given chains (single-sequence, no templates): distogram CE,
+    long-range top-L/5 contact precision and Q3, as {prefix}distogram_ce, {prefix}lr_precision and
+    {prefix}q3 (training evaluates the valid split; `foldlite model-metrics` any split)."""
     model.eval()
     ce_sum, ce_count, correct, total, precisions = 0.0, 0, 0, 0, []
     for index in indices:
@@ -131,9 +134,9 @@ def evaluate(model: FoldliteModel, chainset: ChainSet, indices: np.ndarray, devi
         correct += int((ss_pred == ss_true).sum())
         total += len(ss_true)
     model.train()
-    return {"valid_distogram_ce": ce_sum / max(1, ce_count),
-            "valid_lr_precision": float(np.mean(precisions)) if precisions else float("nan"),
-            "valid_q3": correct / max(1, total)}
+    return {f"{prefix}distogram_ce": ce_sum / max(1, ce_count),
+            f"{prefix}lr_precision": float(np.mean(precisions)) if precisions else float("nan"),
+            f"{prefix}q3": correct / max(1, total)}
 
 
 def _validation_indices(chainset: ChainSet, config: TrainConfig) -> np.ndarray:

@@ -95,3 +95,14 @@ def test_benchmark_cli_on_a_folder_of_structures(tmp_path, tiny_weights, capsys)
 
     names = {row["name"] for row in csv.DictReader(open(out)) if row["method"] == "foldlite"}
     assert len(names) == 2
+
+
+def test_model_metrics_reports_the_split_it_measured(tiny_weights, capsys):
+    from foldlite.chains import sample_chainset_path
+
+    code = main(["model-metrics", "--data", str(sample_chainset_path()), "--split", "test", "--limit", "3",
+                 "--lengths", "30-80", "--weights", tiny_weights])
+    out = capsys.readouterr().out
+    assert code == 0 and "3 test chains" in out
+    for label in ("distogram cross-entropy", "contact precision", "Q3"):
+        assert label in out

@@ -76,8 +76,8 @@ class TemplatePicker:
     A full library search per training crop would cost ~0.5 s; a chain's real homologues in the
     train split are, by construction of the clusters, almost all in its own cluster, so aligning a
     few random cluster mates (Smith–Waterman, the search's scoring) gives the same kind of hit for
-    ~5 ms. The rules of foldlite.templates.find_templates apply: E-value <= 1e-3 against the
-    library's size, coverage >= 0.3; and like any honest template, the chain itself and
+    ~5 ms. Hits must pass E-value <= 1e-3 against the library's size (stricter than inference's
+    0.1, which was tuned later) and coverage >= 0.3; and like any honest template, the chain itself and
     near-identical copies (identity >= 0.95) are never used. With probability `drop` a crop gets no
     templates at all, so the network keeps learning the single-sequence mode.
     """

@@ -1,5 +1,15 @@
+"""Record of the valid-split run that chose the template restraint sharpness (foldlite/templates.py).
+
+    python tools/tune_template_sharpness.py WEIGHTS        # run on 2026-11-29 with the step-2000 weights
+
+Folds 40 valid chains (40-300 residues, seeded) with a library of train + valid chains, E <= 0.1,
+for two settings of DISTANCE_SIGMA / DISTANCE_SIGMA_SLOPE (the previous 1.0 / 1.5 is the
+`restrained@0.1` column of results/eval_templates_valid_step2000_evalue.txt) and prints mean TM.
+Output of that run: results/tune_template_sharpness_valid.txt.
+"""
 import sys, numpy as np, torch
-sys.path.insert(0, '/work/main/tools'); sys.path.insert(0, '/work/main')
+ROOT = __import__('pathlib').Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'tools')); sys.path.insert(0, str(ROOT))
 torch.set_num_threads(1)
 from pathlib import Path
 import foldlite.templates as T
@@ -9,9 +19,9 @@ from foldlite.benchmark import select_chains
 from foldlite.metrics import tm_score
 from eval_templates import train_plus_split_library
 cs = ChainSet()
-lib = train_plus_split_library(Path(cs.path), 'valid', Path('/work/main/runs/eval_templates_cache'), None)
+lib = train_plus_split_library(Path(cs.path), 'valid', ROOT / 'runs' / 'eval_templates_cache', None)
 idx = select_chains(cs, 'valid', 40, 40, 300, seed=0)
-model = load_model('/tmp/step2000.pt')
+model = load_model(sys.argv[1])
 variants = {'sharp': (0.5, 1.0), 'sharper': (0.3, 0.7)}
 res = {k: [] for k in variants}
 for n, i in enumerate(idx):

@@ -1,5 +1,15 @@
-import sys, time, numpy as np, torch
-sys.path.insert(0, '/work/main/tools'); sys.path.insert(0, '/work/main')
+"""Record of the valid-split run that chose the template trust constants (foldlite/templates.py).
+
+    python tools/tune_template_trust.py WEIGHTS LIMIT      # run on 2026-11-29 with the v1 weights, 30
+
+Folds LIMIT valid chains (40-300 residues, seeded) with a library of train + valid chains under
+several settings (E-value cut-off, trust by identity, template start) and prints mean TM per setting.
+Output of that run: results/tune_template_trust_valid_v1weights.txt. Settings are applied by
+overwriting module constants, so later defaults (sharper restraints) also apply when rerun.
+"""
+import sys, numpy as np, torch
+ROOT = __import__('pathlib').Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'tools')); sys.path.insert(0, str(ROOT))
 torch.set_num_threads(1)
 from pathlib import Path
 import foldlite.templates as T
@@ -10,7 +20,7 @@ from foldlite.metrics import tm_score
 from eval_templates import train_plus_split_library
 weights = sys.argv[1]; limit = int(sys.argv[2])
 cs = ChainSet()
-lib = train_plus_split_library(Path(cs.path), 'valid', Path('/work/main/runs/eval_templates_cache'), None)
+lib = train_plus_split_library(Path(cs.path), 'valid', ROOT / 'runs' / 'eval_templates_cache', None)
 idx = select_chains(cs, 'valid', limit, 40, 300, seed=0)
 model = load_model(weights)
 configs = {

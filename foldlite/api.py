@@ -38,9 +38,10 @@ from .tokenizer import normalize_sequence, encode_canonical
 
 MIN_LENGTH = 10  # residues; shorter peptides have no fold for a distogram to describe
 MAX_LENGTH = 2000  # residues; memory grows as L² (see README "Limits")
-# Whether template restraints are also mixed into the distogram before the geometry, by whether the
-# network has its own template pathway. Chosen on the valid split (README "Templates").
-RESTRAIN_GEOMETRY = {False: True, True: True}
+# Template restraints are also mixed into the distogram before the geometry by default: on the valid
+# split (40 chains, step-2000 weights) chains with a >= 30 % template reached mean TM 0.517 with the
+# network's template features alone and 0.826 with restraints and the template start added.
+RESTRAIN_GEOMETRY = True
 
 
 class DeviceError(ValueError):
@@ -240,8 +241,8 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     templates: "auto" (the shipped structure library when present), None or "none" (network only),
     a library path (cached per process) or a foldlite.library.Library. Templates found
     (foldlite.templates.find_templates) are the network's template input; restrain_geometry also
-    mixes their distance distributions into the distogram the geometry uses (default: True only for
-    weights without a template pathway, see RESTRAIN_GEOMETRY). exclude_templates (chain names) and
+    mixes their distance distributions into the distogram the geometry uses (default
+    RESTRAIN_GEOMETRY, True). exclude_templates (chain names) and
     max_template_identity (e.g. 0.95) keep the query itself and its copies out, for benchmarking.
     template_evalue: the search's E-value cut-off (default foldlite.templates.DEFAULT_MAX_EVALUE).
     template_start: also refine from the best template's Cα trace (foldlite.search.template_ca), beside
@@ -271,7 +272,7 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     tick = time.perf_counter()
     distogram, torsion, restrained = net.distogram, net.ca_torsion, None
     if restrain_geometry is None:
-        restrain_geometry = RESTRAIN_GEOMETRY[model.network.config.pair.templates]
+        restrain_geometry = RESTRAIN_GEOMETRY
     if restrain_geometry and any(t["weight"] > 0 for t in used):
         restraints = template_restraints(hits, library, len(sequence))
         distogram, torsion = combine(net.distogram, net.ca_torsion, restraints)

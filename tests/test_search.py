@@ -247,3 +247,13 @@ def test_cli_library_build(tmp_path, capsys):
     assert len(load_library(out)) == 150
     assert main(["library", "build", str(sample_chainset_path()), "-o", str(out)]) == EXIT_USAGE  # exists
     assert main(["library", "build", str(tmp_path / "nothing"), "-o", str(tmp_path / "x.npz")]) == EXIT_USAGE
+
+
+@pytest.mark.parametrize("query, homologue", [("1AOH_A", "3UL4_A"), ("1J30_B", "1LKO_A")])
+def test_real_homologue_from_the_same_cluster_is_found(chainset, library, query, homologue):
+    """Natural homologues (same 30 % cluster of the sample, 37-41 % identical): with the query itself
+    excluded, the other PDB entry is the top hit, with a confident E-value."""
+    index = int(np.flatnonzero(chainset.names == query)[0])
+    top = search(chainset.sequence(index), library, max_hits=1, exclude_names={query}, max_identity=0.95)[0]
+    assert top.name == homologue
+    assert 0.3 < top.identity < 0.6 and top.evalue < 1e-10

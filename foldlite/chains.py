@@ -174,8 +174,10 @@ class CropSampler:
         self.rng = np.random.default_rng(seed)
         indices = chainset.indices(split, min_length=min_length)
         # templates come from the same split only (for train: never from valid or test)
-        self.templates = (None if template_drop is None else
-                          TemplatePicker(chainset, indices, self.rng, drop=template_drop, max_templates=max_templates))
+        self.templates = None
+        if template_drop is not None:
+            self.templates = TemplatePicker(chainset, indices, self.rng, drop=template_drop,
+                                            max_templates=max_templates)
         clusters = chainset.cluster[indices]
         order = np.argsort(clusters, kind="stable")
         sorted_clusters = clusters[order]

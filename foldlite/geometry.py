@@ -829,8 +829,9 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
     (the virtual Cβ makes it chiral: use num_restarts >= 2). The restart with the lowest final
     energy wins.
     extra_starts: more Cα traces [L, 3] Å to refine beside the restarts, as given (not mirrored;
-    jittered like the others only when clean_restarts=0), e.g. a template's trace (foldlite.search.template_ca): with a good template the
-    refinement then starts from the right fold instead of having to find it from the MDS solution.
+    jittered like the others only when clean_restarts=0), e.g. a template's trace
+    (foldlite.search.template_ca): with a good template the refinement then starts from the right
+    fold instead of having to find it from the MDS solution.
     hand_flipped: the winner is the mirror image of the MDS solution's hand (False for an extra start).
     Same inputs and seed -> identical output.
     """

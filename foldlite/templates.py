@@ -41,15 +41,17 @@ DEFAULT_MAX_TEMPLATES = 4
 
 # Trust in a template, from its identity: w = clip((identity - IDENTITY_FLOOR) / IDENTITY_SPAN, 0, MAX_WEIGHT).
 # Below ~10 % identity an alignment says little about the structure (w = 0); from ~35 % on, a
-# homologue's core is usually close (w = MAX_WEIGHT). Chosen on the valid split (30 chains, v1 weights, library
-# train + valid): against the first guess (floor 0.15, span 0.35, cap 0.9) mean TM rose 0.583 -> 0.596.
+# homologue's core is usually close (w = MAX_WEIGHT). Chosen on the valid split (30 chains, v1
+# weights, library train + valid): against the first guess (floor 0.15, span 0.35, cap 0.9) mean TM
+# rose 0.583 -> 0.596.
 IDENTITY_FLOOR = 0.10
 IDENTITY_SPAN = 0.25
 MAX_WEIGHT = 0.95  # also the cap on combined weights: the network always keeps >= 5 % of every pair
 
 # Blur of the template distributions: Gaussian sigma grows linearly as identity falls. Chosen on the
-# valid split (40 chains, step-2000 weights, library train + valid, E <= 0.1): sigma 1.0 + 1.5 (1 - id) Å gave mean TM
-# 0.696, 0.5 + 1.0 (1 - id) 0.705, 0.3 + 0.7 (1 - id) 0.711 (the copy baseline: 0.698).
+# valid split (40 chains, step-2000 weights, library train + valid, E <= 0.1): sigma
+# 1.0 + 1.5 (1 - id) Å gave mean TM 0.696, 0.5 + 1.0 (1 - id) 0.705, 0.3 + 0.7 (1 - id) 0.711
+# (the copy baseline: 0.698).
 DISTANCE_SIGMA = 0.3  # Å at 100 % identity ...
 DISTANCE_SIGMA_SLOPE = 0.7  # ... plus this many Å per unit of (1 - identity): ~0.8 Å at 30 %
 TORSION_SIGMA = np.deg2rad(15.0)  # at 100 % identity ...

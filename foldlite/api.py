@@ -273,13 +273,14 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     distogram, torsion, restrained = net.distogram, net.ca_torsion, None
     if restrain_geometry is None:
         restrain_geometry = RESTRAIN_GEOMETRY
-    if restrain_geometry and any(t["weight"] > 0 for t in used):
+    trusted = any(t["weight"] > 0 for t in used)  # some template above the identity floor
+    if restrain_geometry and trusted:
         restraints = template_restraints(hits, library, len(sequence))
         distogram, torsion = combine(net.distogram, net.ca_torsion, restraints)
         restrained = distogram
         del restraints  # its [L, L, 65] distogram is not needed during the geometry
     starts = []
-    if template_start and any(t["weight"] > 0 for t in used):
+    if template_start and trusted:
         starts = [template_ca(hits[0], library, len(sequence))]
     templates_s += time.perf_counter() - tick
     predictions = []

@@ -173,16 +173,16 @@ class CropSampler:
         self.chainset = chainset
         self.rng = np.random.default_rng(seed)
         indices = chainset.indices(split, min_length=min_length)
-        # templates come from the same split only (for train: never from valid or test)
-        self.templates = None
-        if template_drop is not None:
-            self.templates = TemplatePicker(chainset, indices, self.rng, drop=template_drop,
-                                            max_templates=max_templates)
         clusters = chainset.cluster[indices]
         order = np.argsort(clusters, kind="stable")
         sorted_clusters = clusters[order]
         boundaries = np.flatnonzero(np.diff(sorted_clusters)) + 1
         self.groups = np.split(indices[order], boundaries)
+        # templates come from the same split only (for train: never from valid or test)
+        self.templates = None
+        if template_drop is not None:
+            self.templates = TemplatePicker(chainset, self.groups, self.rng, drop=template_drop,
+                                            max_templates=max_templates)
 
     def sample(self, crop_length: int) -> Example:
         group = self.groups[self.rng.integers(len(self.groups))]

@@ -239,16 +239,20 @@ def prefilter(query: str, library: Library) -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------------------------------- search
 
-def _make_hit(aligner, query: str, library: Library, index: int, score: float) -> Hit:
-    target = library.sequence(index)
-    alignment = aligner.align(query, target)[0]
+def aligned_pairs(alignment, query: str, target: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """A Bio.Align alignment -> (query_idx [A], target_idx [A] of the aligned residue pairs, identity)."""
     # alignment.aligned: ([[q0, q1], ...], [[t0, t1], ...]) gapless blocks
     q_blocks, t_blocks = alignment.aligned
     query_idx = np.concatenate([np.arange(a, b) for a, b in q_blocks]).astype(np.int64)
     target_idx = np.concatenate([np.arange(a, b) for a, b in t_blocks]).astype(np.int64)
     q_arr = np.frombuffer(query.encode("ascii"), dtype=np.uint8)
     t_arr = np.frombuffer(target.encode("ascii"), dtype=np.uint8)
-    identity = float(np.mean(q_arr[query_idx] == t_arr[target_idx]))
+    return query_idx, target_idx, float(np.mean(q_arr[query_idx] == t_arr[target_idx]))
+
+
+def _make_hit(aligner, query: str, library: Library, index: int, score: float) -> Hit:
+    target = library.sequence(index)
+    query_idx, target_idx, identity = aligned_pairs(aligner.align(query, target)[0], query, target)
     m, n = len(query), library.total_residues
     return Hit(name=str(library.names[index]), index=int(index), score=float(score), bits=bit_score(score),
                evalue=evalue(score, m, n), identity=identity, coverage=len(query_idx) / m,

@@ -18,7 +18,6 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .backbone import ideal_cb
 from .geometry import pairwise_distances
 
 NUM_RESIDUE_FEATURES = 3
@@ -82,9 +81,11 @@ class TemplatePicker:
     templates at all, so the network keeps learning the single-sequence mode.
     """
 
-    def __init__(self, chainset, indices: np.ndarray, rng: np.random.Generator, drop: float = 0.2,
+    def __init__(self, chainset, clusters: list[np.ndarray], rng: np.random.Generator, drop: float = 0.2,
                  max_templates: int = 2, max_identity: float = 0.95, min_coverage: float = 0.3,
                  max_evalue: float = 1e-3, tries: int = 4):
+        """clusters: chain indices grouped by 30 % cluster (CropSampler.groups); templates come only
+        from these chains, so only from the sampler's split."""
         from .search import _aligner
 
         self.chainset = chainset
@@ -96,36 +97,26 @@ class TemplatePicker:
         self.max_evalue = max_evalue
         self.tries = tries
         self.aligner = _aligner()
-        self.library_residues = int(chainset.lengths[indices].sum())
-        indices = np.asarray(indices)
-        clusters = chainset.cluster[indices]
+        self.library_residues = int(sum(chainset.lengths[members].sum() for members in clusters))
         self.mates: dict[int, np.ndarray] = {}
-        for cluster in np.unique(clusters):
-            members = indices[clusters == cluster]
+        for members in clusters:
             if len(members) > 1:
                 for member in members:
                     self.mates[int(member)] = members[members != member]
 
     def _align(self, query: str, index: int):
-        from .search import evalue
+        from .search import aligned_pairs, evalue
 
         target = self.chainset.sequence(index)
         alignment = self.aligner.align(query, target)[0]
         if evalue(alignment.score, len(query), self.library_residues) > self.max_evalue:
             return None
-        q_blocks, t_blocks = alignment.aligned
-        if len(q_blocks) == 0:
+        if len(alignment.aligned[0]) == 0:
             return None
-        query_idx = np.concatenate([np.arange(a, b) for a, b in q_blocks]).astype(np.int64)
-        target_idx = np.concatenate([np.arange(a, b) for a, b in t_blocks]).astype(np.int64)
-        q = np.frombuffer(query.encode("ascii"), dtype=np.uint8)
-        t = np.frombuffer(target.encode("ascii"), dtype=np.uint8)
-        identity = float(np.mean(q[query_idx] == t[target_idx]))
+        query_idx, target_idx, identity = aligned_pairs(alignment, query, target)
         if identity >= self.max_identity or len(query_idx) / len(query) < self.min_coverage:
             return None
-        chain = self.chainset.chain(index)
-        n, ca, c = chain.backbone[:, 0], chain.backbone[:, 1], chain.backbone[:, 2]
-        return one_template(query, target, ideal_cb(n, ca, c), query_idx, target_idx, identity)
+        return one_template(query, target, self.chainset.chain(index).cb, query_idx, target_idx, identity)
 
     def pick(self, index: int) -> TemplateFeatures | None:
         """Features for the whole chain `index` (crop them with .crop), or None."""

@@ -12,6 +12,7 @@ import torch
 import foldlite
 from conftest import TINY_CONFIG
 from foldlite.api import run_network
+from foldlite.chains import CropSampler
 from foldlite.config import ModelConfig
 from foldlite.constants import distance_to_class
 from foldlite.geometry import pairwise_distances
@@ -114,8 +115,8 @@ def test_configs_saved_before_template_features_load_without_them():
 
 
 def test_picker_never_uses_the_chain_itself_or_copies_and_crops_consistently(chainset):
-    indices = chainset.indices("valid")
-    picker = TemplatePicker(chainset, indices, np.random.default_rng(0), drop=0.0, max_templates=2, tries=8)
+    clusters = CropSampler(chainset, "valid").groups
+    picker = TemplatePicker(chainset, clusters, np.random.default_rng(0), drop=0.0, max_templates=2, tries=8)
     assert picker.mates, "the sample needs some multi-chain clusters"
     found = 0
     for index in list(picker.mates)[:12]:
@@ -132,7 +133,7 @@ def test_picker_never_uses_the_chain_itself_or_copies_and_crops_consistently(cha
         np.testing.assert_array_equal(crop.distance, features.distance[:, 5:25, 5:25])
     assert found > 0
     # drop=1: never templates
-    never = TemplatePicker(chainset, indices, np.random.default_rng(0), drop=1.0)
+    never = TemplatePicker(chainset, clusters, np.random.default_rng(0), drop=1.0)
     assert all(never.pick(index) is None for index in list(never.mates)[:5])
 
 

@@ -30,3 +30,6 @@ fi
 { stamp; echo "\$ python tools/eval_templates.py --split test --limit 60 --lengths 40-300 --modes none,restrained,nearest -o results/eval_templates_test.csv"
   python tools/eval_templates.py --split test --limit 60 --lengths 40-300 --modes none,restrained,nearest \
     -o results/eval_templates_test.csv; } | tee results/eval_templates_test.txt
+
+# the measured test numbers go into the weights' own provenance (state dict unchanged)
+python tools/record_test_metrics.py foldlite/weights/foldlite.pt results/

@@ -1,0 +1,80 @@
+"""Write the measured test-split numbers into the shipped weights' provenance (weights unchanged).
+
+    python tools/record_test_metrics.py foldlite/weights/foldlite.pt results/
+
+Reads what tools/release_model.sh wrote under results/ (model-metrics, benchmark, reprof comparison,
+realistic template evaluation), stores each number with the command that measured it under
+provenance["test"], rewrites the file atomically and its .sha256 sidecar. The state dict is not
+touched, so the numbers still describe exactly these weights.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from foldlite.checkpoint import read_checkpoint, save_checkpoint, sha256_of  # noqa: E402
+
+
+def _number(text: str, pattern: str) -> float:
+    match = re.search(pattern, text)
+    if match is None:
+        raise SystemExit(f"pattern {pattern!r} not found")
+    return float(match.group(1))
+
+
+def _command(text: str) -> str:
+    return next(line[2:] for line in text.splitlines() if line.startswith("$ "))
+
+
+def collect(results: Path) -> dict:
+    test = {"split": "test"}
+    metrics = (results / "model_metrics_test.txt").read_text()
+    test["model_metrics"] = {
+        "command": _command(metrics),
+        "distogram_ce": _number(metrics, r"distogram cross-entropy:\s+([\d.]+)"),
+        "long_range_top_l5_contact_precision": _number(metrics, r"contact precision:\s+([\d.]+)"),
+        "q3": _number(metrics, r"Q3:\s+([\d.]+)"),
+    }
+    bench = (results / "benchmark_test.txt").read_text()
+    test["benchmark"] = {
+        "command": _command(bench),
+        "mean_tm_single_sequence": _number(bench, r"\nfoldlite\s+\d+\s+([\d.]+)"),
+        "mean_tm_with_train_library_templates": _number(bench, r"\nfoldlite\+templates\s+\d+\s+([\d.]+)"),
+        "plddt_lddt_pearson": _number(bench, r"Pearson r over all residues:\s+([\d.]+)"),
+    }
+    ss = results / "ss_vs_reprof_test.txt"
+    if ss.is_file():
+        text = ss.read_text()
+        test["ss_vs_reprof"] = {"command": _command(text), "q3_foldlite": _number(text, r"Q3 foldlite\s+([\d.]+)"),
+                                "q3_reprof": _number(text, r"Q3 reprof\s+([\d.]+)")}
+    templates = results / "eval_templates_test.txt"
+    if templates.is_file():
+        text = templates.read_text()
+        row = re.search(r"best template >= 30%\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", text)
+        if row is None:
+            raise SystemExit(f"{templates}: no '>= 30%' row")
+        test["templates_realistic"] = {
+            "command": _command(text), "chains_best_hit_30pct": int(row.group(1)),
+            "mean_tm_none": float(row.group(2)), "mean_tm_foldlite": float(row.group(3)),
+            "mean_tm_copy_baseline": float(row.group(4))}
+    return test
+
+
+def main(weights: Path, results: Path) -> int:
+    payload = read_checkpoint(weights)
+    payload["provenance"] = dict(payload["provenance"], test=collect(results))
+    save_checkpoint(payload, weights)
+    digest = sha256_of(weights)
+    Path(str(weights) + ".sha256").write_text(f"{digest}  {weights.name}\n")
+    print(f"{weights}: provenance['test'] written; sha256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        raise SystemExit(__doc__)
+    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .config import MODEL_RECIPES
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -184,15 +186,28 @@ def _add_train(sub) -> None:
     p.add_argument("--seed", type=_seed, default=None)
     p.add_argument("--no-templates", action="store_true",
                    help="train single-sequence mode only (no template features in the model)")
+    p.add_argument("--recipe", default=None, choices=sorted(MODEL_RECIPES),
+                   help="network size of a new run (default base, the shipped size; see config.MODEL_RECIPES)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="crops per step (default 8)")
+    p.add_argument("--crop-start", type=_positive_int, default=None, help="crop length at step 0 (default 64)")
+    p.add_argument("--crop-end", type=_positive_int, default=None, help="final crop length (default 128)")
+    p.add_argument("--learning-rate", type=_positive_float, default=None, help="peak learning rate (default 1e-3)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network for training")
 
 
 def _run_train(args) -> int:
     from .train import train
 
+    if args.recipe and (args.resume or args.init_from):
+        raise UsageError("--recipe sets the network of a new run; --resume and --init-from keep their own")
     overrides = {k: v for k, v in {"total_steps": args.total_steps, "crop_growth_steps": args.crop_growth_steps,
-                                   "eval_every": args.eval_every, "seed": args.seed}.items() if v is not None}
+                                   "eval_every": args.eval_every, "seed": args.seed,
+                                   "batch_size": args.batch_size, "crop_start": args.crop_start,
+                                   "crop_end": args.crop_end, "learning_rate": args.learning_rate}.items()
+                 if v is not None}
     train(args.out, data_path=args.data, minutes=args.minutes, max_steps=args.max_steps, resume=args.resume,
-          init_from=args.init_from, overrides=overrides, threads=args.threads, templates=not args.no_templates)
+          init_from=args.init_from, overrides=overrides, threads=args.threads, templates=not args.no_templates,
+          model_config=MODEL_RECIPES[args.recipe or "base"], compile_model=args.compile)
     return EXIT_OK
 
 

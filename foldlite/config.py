@@ -45,6 +45,18 @@ class ModelConfig:
         return cls(trunk=_build(TrunkConfig, data.get("trunk", {})), pair=_build(PairConfig, pair))
 
 
+# Network sizes of the scaling study (issue 11; results/scaling.csv). "base" is the network shipped
+# up to step 2,000 (5.1 M parameters); the others move capacity between the trunk and the pair stack,
+# where contacts are predicted.
+MODEL_RECIPES = {
+    "base": ModelConfig(),
+    "small": ModelConfig(trunk=TrunkConfig(d_model=192, num_layers=4, num_heads=8),
+                         pair=PairConfig(channels=48, bottleneck=24, num_blocks=8)),
+    "deep-pair": ModelConfig(trunk=TrunkConfig(d_model=128, num_layers=3, num_heads=8),
+                             pair=PairConfig(channels=64, bottleneck=32, num_blocks=24)),
+}
+
+
 def _build(kind, data: dict):
     known = {f.name for f in fields(kind)}
     unknown = set(data) - known

@@ -30,8 +30,12 @@ from .precision import autocast_context, cpu_bf16_is_fast
 from .template_features import NUM_RESIDUE_FEATURES
 from .tokenizer import PAD_TOKEN
 
-CSV_FIELDS = ["step", "wall_s", "cpu_hours", "crop", "lr", "loss", "distogram_ce", "ss3_ce", "torsion_ce",
-              "crops_per_s", "template_fraction", "valid_distogram_ce", "valid_lr_precision", "valid_q3"]
+# cpu_hours: nominal (wall x threads, all segments); train_cpu_hours: OS-measured process CPU time
+# spent training (evaluations excluded), summed over the segments that measured it -- the x-axis of
+# the scaling study, fair between runs that share the machine.
+CSV_FIELDS = ["step", "wall_s", "cpu_hours", "train_cpu_hours", "crop", "lr", "loss", "distogram_ce", "ss3_ce",
+              "torsion_ce", "crops_per_s", "template_fraction", "valid_distogram_ce", "valid_lr_precision",
+              "valid_q3"]
 
 
 def collate(examples: list[Example]) -> dict[str, torch.Tensor]:
@@ -168,11 +172,12 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
           max_steps: int | None = None, resume: bool = False, init_from: str | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
           overrides: dict | None = None, threads: int | None = None, templates: bool = True,
-          log=_log) -> Path:
+          compile_model: bool = False, log=_log) -> Path:
     """Train (or resume) into out_dir for `minutes` of wall time or `max_steps`; returns best.pt.
 
     templates: train the template pathway (weights without it gain a zero-initialised one, see
     add_template_features); False trains single-sequence mode only. A resumed run keeps its model.
+    compile_model: run the training forward pass through torch.compile (inductor).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -220,7 +225,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
     sampler = make_sampler(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
-    step, wall_before, history = 0, 0.0, {}
+    step, wall_before, history, train_cpu_before = 0, 0.0, {}, 0.0
     best = float("-inf")
     # One entry per training process that contributed to these weights; cpu_s is the process CPU time
     # measured by the OS (all threads), which is lower than wall x threads when the machine is shared.
@@ -230,6 +235,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
         _restore_rng(state["rng"], sampler)
         step, wall_before, best = state["step"], state["wall_s"], state["best_valid_lr_precision"]
         segments = list(state["provenance"].get("segments", []))
+        train_cpu_before = state.get("train_cpu_s", 0.0)
     elif init_from:
         provenance = state["provenance"]
         step, wall_before = provenance["steps"], provenance["wall_s"]
@@ -239,6 +245,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
              "wall_s": provenance.get("wall_s"), "cpu_s": None}])  # older weights did not measure CPU time
         sampler = make_sampler(config.seed + step)  # new crops, not a replay
         torch.manual_seed(config.seed + step)
+        train_cpu_before = provenance.get("train_cpu_s", 0.0)
     valid_indices = _validation_indices(chainset, config)
     threads_used = torch.get_num_threads()
     use_bf16 = cpu_bf16_is_fast()
@@ -271,6 +278,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
             "rng": _rng_states(sampler),
             "step": step,
             "wall_s": wall,
+            "train_cpu_s": train_cpu_s(),
             "best_valid_lr_precision": best,
             "provenance": {
                 "command": command, "steps": step, "wall_s": round(wall, 1),
@@ -280,13 +288,19 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
                 "threads": threads_used, "machine": f"{platform.processor() or platform.machine()}",
                 "data": str(chainset.path), "train_split": "train", "selection_split": "valid",
                 "seed": config.seed, "valid": {k: _plain(v) for k, v in valid_metrics.items()},
-                "valid_chains": len(valid_indices), "bf16": use_bf16,
+                "valid_chains": len(valid_indices), "bf16": use_bf16, "train_cpu_s": round(train_cpu_s(), 1),
             },
         }
 
+    forward = torch.compile(model) if compile_model else model
     model.train()
     started = time.time()
     cpu_started = time.process_time()
+    eval_cpu = 0.0  # process CPU time spent in evaluations (excluded from train_cpu_s)
+
+    def train_cpu_s() -> float:
+        return train_cpu_before + time.process_time() - cpu_started - eval_cpu
+
     deadline = started + minutes * 60
     window_loss, window_crops, window_template_crops, window_start = {}, 0, 0, time.time()
     log_every = 20
@@ -299,7 +313,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
         crop = crop_length(step, config)
         batch = collate([sampler.sample(crop) for _ in range(config.batch_size)])
         with autocast_context("cpu", enabled=use_bf16):
-            output = model(batch["tokens"], batch["mask"], batch["templates"])
+            output = forward(batch["tokens"], batch["mask"], batch["templates"])
         losses = compute_losses(output, batch, config)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
@@ -318,13 +332,16 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
             steps_in_window = max(1, window_crops // config.batch_size)
             row = {"step": step, "wall_s": round(wall_before + time.time() - started, 1),
                    "cpu_hours": round((wall_before + time.time() - started) * threads_used / 3600, 4),
+                   "train_cpu_hours": round(train_cpu_s() / 3600, 4),
                    "crop": crop, "lr": f"{lr:.2e}",
                    "crops_per_s": round(window_crops / elapsed, 2),
                    "template_fraction": round(window_template_crops / max(1, window_crops), 3),
                    **{k: round(v / steps_in_window, 4) for k, v in window_loss.items()}}
             valid_metrics = {}
             if evaluate_now:
+                eval_started = time.process_time()
                 valid_metrics = evaluate(model, chainset, valid_indices)
+                eval_cpu += time.process_time() - eval_started
                 row.update({k: round(v, 4) for k, v in valid_metrics.items()})
             writer.writerow(row)
             csv_file.flush()

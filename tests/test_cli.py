@@ -218,3 +218,11 @@ def test_a_record_that_fails_to_fold_gives_exit_1_and_the_rest_are_written(tmp_p
     assert main(["fold", _fasta(tmp_path, GOOD), "-o", str(out), "--no-plots", "--weights", tiny_weights]) == 1
     assert (out / "p1.pdb").exists() and not (out / "p2.pdb").exists()
     assert "simulated failure" in capsys.readouterr().out
+
+
+def test_train_recipe_only_for_new_runs(tmp_path, capsys):
+    """--recipe picks the network of a new run; with --resume it would be silently ignored, so it is refused."""
+    code = main(["train", "--out", str(tmp_path / "run"), "--resume", "--recipe", "small"])
+    assert code == 2
+    assert "--recipe" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

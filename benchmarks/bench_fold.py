@@ -42,7 +42,7 @@ FIELDS = ["length", "network_s", "network_peak_rss_mb", "network_rss_before_mb",
 
 def natural_sequence(length: int, seed: int = 0) -> str:
     """Random sequence [length] with the residue frequencies of the bundled sample chain set."""
-    from foldlite.chains import ChainSet, sample_chainset_path
+    from foldlite.data.chains import ChainSet, sample_chainset_path
     from foldlite.tokenizer import STANDARD_RESIDUES
 
     seq = ChainSet(sample_chainset_path()).seq
@@ -92,8 +92,8 @@ def child_network(length: int, seed: int, weights: str | None, threads: int | No
 def child_geometry(length: int, threads: int | None, scratch: str) -> dict:
     import torch
 
-    from foldlite.allocator import tune_allocator
-    from foldlite.geometry import reconstruct
+    from foldlite.model.allocator import tune_allocator
+    from foldlite.geometry.reconstruct import reconstruct
 
     tune_allocator()  # as in a fold() process, where load_model() applies it
     if threads:

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_geometry.py [--lengths 50 100 200 300 500 1000] [--threads 1]
 
-Distograms are made from real Cβ distances (the 255-residue chain of tests/data/geometry_chain.npz;
+Distograms are made from real Cβ distances (the 255-residue chain of tests/fixtures/geometry_chain.npz;
 longer lengths join rotated copies of it into a 'multi-domain' chain, see tiled_chain): per pair a
 Gaussian of width 0.6 + 0.06·d Å with its centre jittered by 0.3 σ, mixed 9:1 with a broad
 background (half of it "> 22 Å"), so expected distances are good but the shapes are blurred and
@@ -36,7 +36,7 @@ def realistic_distogram(dist: np.ndarray, seed: int = 0, rows_per_chunk: int = 6
     import torch
 
     from foldlite.constants import DISTOGRAM_EDGES, DISTOGRAM_MAX
-    from foldlite.geometry import distogram_from_distances
+    from foldlite.geometry.reconstruct import distogram_from_distances
 
     length = len(dist)
     rng = np.random.default_rng(seed)
@@ -71,7 +71,7 @@ def tiled_chain(length: int, seed: int = 0):
     """(Cα [L, 3], Cβ [L, 3], torsions [L]) of a 'multi-domain' chain: copies of the fixture chain,
     each next copy starting 3.8 Å from the previous copy's last Cα, turned (best of 30 random
     rotations) to stay as far as possible from what is already placed."""
-    from foldlite.backbone import ca_virtual_torsions, ideal_cb
+    from foldlite.geometry.backbone import ca_virtual_torsions, ideal_cb
 
     data = np.load(FIXTURE)
     xyz = data["large_xyz"].astype(np.float64) / 100.0  # [R, 4, 3] N, CA, C, O
@@ -124,7 +124,7 @@ def _peak_rss() -> float:
 def run_one(length: int, threads: int) -> dict:
     import torch
 
-    from foldlite.geometry import kabsch_rmsd, pairwise_distances, reconstruct, torsion_probs_from_angles
+    from foldlite.geometry.reconstruct import kabsch_rmsd, pairwise_distances, reconstruct, torsion_probs_from_angles
 
     torch.set_num_threads(threads)
     ca, cb, tau = tiled_chain(length)

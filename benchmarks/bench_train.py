@@ -19,11 +19,11 @@ from dataclasses import replace
 
 import torch
 
-from foldlite.chains import ChainSet, CropSampler
+from foldlite.data.chains import ChainSet, CropSampler
 from foldlite.config import MODEL_RECIPES, TrainConfig
-from foldlite.model import FoldliteModel, count_parameters
-from foldlite.precision import cpu_bf16_is_fast
-from foldlite.train import collate, compute_losses
+from foldlite.model.network import FoldliteModel, count_parameters
+from foldlite.model.precision import cpu_bf16_is_fast
+from foldlite.training.train import collate, compute_losses
 
 RECIPES = MODEL_RECIPES
 

@@ -21,18 +21,18 @@ import numpy as np
 import torch
 
 from . import __version__
-from .allocator import tune_allocator
-from .checkpoint import default_weights_path, model_from_checkpoint, read_checkpoint, sha256_of
-from .confidence import Calibration, expected_lddt
+from .model.allocator import tune_allocator
+from .model.checkpoint import default_weights_path, model_from_checkpoint, read_checkpoint, sha256_of
+from .geometry.confidence import Calibration, expected_lddt
 from .constants import CONTACT_CLASSES, SS3_ALPHABET
-from .fasta import check_length, read_fasta
-from .geometry import reconstruct
-from .model import FoldliteModel
-from .precision import autocast_context
-from .search import template_ca
+from .io.fasta import check_length, read_fasta
+from .geometry.reconstruct import reconstruct
+from .model.network import FoldliteModel
+from .model.precision import autocast_context
+from .templates.search import template_ca
 from .structure import Structure
-from .template_features import TemplateFeatures, features_from_hits
-from .templates import (DEFAULT_MAX_EVALUE, combine, describe, find_templates, resolve_templates,
+from .templates.features import TemplateFeatures, features_from_hits
+from .templates.restraints import (DEFAULT_MAX_EVALUE, combine, describe, find_templates, resolve_templates,
                         template_restraints)
 from .tokenizer import normalize_sequence, encode_canonical
 
@@ -187,12 +187,12 @@ class Prediction:
         return "".join(SS3_ALPHABET[i] for i in self.ss3_probs.argmax(-1))
 
     def to_pdb(self) -> str:
-        from .pdbio import write_pdb
+        from .io.pdb import write_pdb
 
         return write_pdb(self.structure)
 
     def to_cif(self) -> str:
-        from .pdbio import write_cif
+        from .io.pdb import write_cif
 
         return write_cif(self.structure)
 
@@ -212,19 +212,19 @@ class Prediction:
     def save(self, directory: str | os.PathLike, name: str | None = None, fmt: str = "pdb",
              plots: bool = True, overwrite: bool = False) -> dict[str, Path]:
         """Write <name>.pdb|.cif, <name>.json, <name>_distogram.npz and <name>.png into directory."""
-        from .outputs import write_prediction
+        from .io.outputs import write_prediction
 
         return write_prediction(self, Path(directory), name=name, fmt=fmt, plots=plots, overwrite=overwrite)
 
     def plot(self, path: str | os.PathLike | None = None):
         """Distance map with contacts, pLDDT along the sequence, SS track (matplotlib Figure)."""
-        from .plots import plot_prediction
+        from .io.plots import plot_prediction
 
         return plot_prediction(self, path)
 
     def view(self, width: int = 640, height: int = 480):
         """py3Dmol view coloured by pLDDT (cartoon); for notebooks."""
-        from .viz import view_prediction
+        from .io.viz import view_prediction
 
         return view_prediction(self, width=width, height=height)
 

@@ -82,8 +82,8 @@ def _add_fold(sub) -> None:
 def _fold_records(args):
     """Validate all input first (streaming), then return a generator over (record, filename)."""
     from .api import MAX_LENGTH, MIN_LENGTH
-    from .fasta import FastaRecord, check_length, read_fasta
-    from .safe_io import safe_filename
+    from .io.fasta import FastaRecord, check_length, read_fasta
+    from .io.safe_io import safe_filename
     from .tokenizer import normalize_sequence
 
     if args.sequence is not None:
@@ -104,8 +104,8 @@ def _fold_records(args):
 
 def _run_fold(args) -> int:
     from .api import fold, load_model
-    from .outputs import output_paths, write_prediction
-    from .templates import resolve_templates
+    from .io.outputs import output_paths, write_prediction
+    from .templates.restraints import resolve_templates
 
     records = _fold_records(args)
     model = load_model(args.weights, args.device)
@@ -196,7 +196,7 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args) -> int:
-    from .train import train
+    from .training.train import train
 
     if args.recipe and (args.resume or args.init_from):
         raise UsageError("--recipe sets the network of a new run; --resume and --init-from keep their own")
@@ -224,7 +224,7 @@ def _add_data(sub) -> None:
 
 
 def _run_data(args) -> int:
-    from .chainset_build import build_chainset
+    from .data.build import build_chainset
 
     out = _new_output(args.out, args.overwrite)
     if not Path(args.input_dir).is_dir():
@@ -248,8 +248,8 @@ def _add_evaluate(sub) -> None:
 def _run_evaluate(args) -> int:
     import json
 
-    from .evaluate import compare, format_comparison
-    from .pdbio import read_structure
+    from .evaluation.compare import compare, format_comparison
+    from .io.pdb import read_structure
 
     model = read_structure(args.prediction, chain=args.prediction_chain)
     reference = read_structure(args.reference, chain=args.reference_chain)
@@ -292,9 +292,9 @@ def _add_benchmark(sub) -> None:
 
 def _run_benchmark(args) -> int:
     from .api import load_model
-    from .benchmark import format_summary, run_benchmark, select_chains
-    from .chains import ChainSet
-    from .library import default_library_path, load_library
+    from .evaluation.benchmark import format_summary, run_benchmark, select_chains
+    from .data.chains import ChainSet
+    from .templates.library import default_library_path, load_library
 
     _new_output(args.out, args.overwrite)
     library = None
@@ -306,7 +306,7 @@ def _run_benchmark(args) -> int:
         split = args.split
         if args.data is not None and Path(args.data).is_dir():
             # a folder of experimental structures: every usable chain in it is benchmarked
-            from .chainset_build import build_chainset
+            from .data.build import build_chainset
 
             report = build_chainset(args.data, Path(scratch) / "chains.npz")
             print(report.format_report(), flush=True)
@@ -339,9 +339,9 @@ def _add_model_metrics(sub) -> None:
 
 def _run_model_metrics(args) -> int:
     from .api import load_model
-    from .benchmark import select_chains
-    from .chains import ChainSet
-    from .train import evaluate
+    from .evaluation.benchmark import select_chains
+    from .data.chains import ChainSet
+    from .training.train import evaluate
 
     chainset = ChainSet(args.data)
     indices = select_chains(chainset, args.split, args.limit, *args.lengths)
@@ -369,7 +369,7 @@ def _add_library(sub) -> None:
 
 
 def _run_library(args) -> int:
-    from .library import build_library
+    from .templates.library import build_library
 
     out = _new_output(args.out, args.overwrite)
     if not Path(args.source).exists():
@@ -389,9 +389,9 @@ def _add_search(sub) -> None:
 
 
 def _run_search(args) -> int:
-    from .fasta import read_fasta_all
-    from .library import default_library_path, load_library
-    from .search import search
+    from .io.fasta import read_fasta_all
+    from .templates.library import default_library_path, load_library
+    from .templates.search import search
 
     records = read_fasta_all(args.input)  # all input checked before the (slower) library load
     if args.library is None:
@@ -432,7 +432,7 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    from .export import export_weights
+    from .training.export import export_weights
 
     _new_output(args.out, args.overwrite)
     summary = export_weights(args.checkpoint, args.out, calibrate=args.calibrate, data_path=args.data,
@@ -469,12 +469,12 @@ HANDLERS = {"fold": _run_fold, "train": _run_train, "data": _run_data, "evaluate
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """User-facing errors: one line on stderr and exit code 2, never a traceback."""
     from .api import DeviceError
-    from .chainset_build import ChainsetBuildError
-    from .checkpoint import WeightsError
-    from .evaluate import AlignmentError
-    from .library import LibraryError
-    from .outputs import OutputExistsError
-    from .pdbio import StructureFileError
+    from .data.build import ChainsetBuildError
+    from .model.checkpoint import WeightsError
+    from .evaluation.compare import AlignmentError
+    from .templates.library import LibraryError
+    from .io.outputs import OutputExistsError
+    from .io.pdb import StructureFileError
     from .tokenizer import SequenceError
 
     return (UsageError, AlignmentError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,

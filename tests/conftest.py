@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from foldlite.checkpoint import FORMAT_VERSION, save_checkpoint
+from foldlite.model.checkpoint import FORMAT_VERSION, save_checkpoint
 from foldlite.config import ModelConfig, PairConfig, TrunkConfig
-from foldlite.model import FoldliteModel
+from foldlite.model.network import FoldliteModel
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -34,7 +34,7 @@ def tiny_weights(tmp_path_factory, tiny_model) -> str:
 @pytest.fixture(scope="session")
 def chainset():
     """The sample chain set shipped in data/ (valid and test chains only)."""
-    from foldlite.chains import ChainSet, sample_chainset_path
+    from foldlite.data.chains import ChainSet, sample_chainset_path
 
     return ChainSet(sample_chainset_path())
 
@@ -42,8 +42,8 @@ def chainset():
 @pytest.fixture(scope="session")
 def library_path(tmp_path_factory):
     """A structure library built once from the sample chain set (shared by search and template tests)."""
-    from foldlite.chains import sample_chainset_path
-    from foldlite.library import build_library
+    from foldlite.data.chains import sample_chainset_path
+    from foldlite.templates.library import build_library
 
     path = tmp_path_factory.mktemp("library") / "sample_library.npz"
     build_library(sample_chainset_path(), path)
@@ -52,6 +52,6 @@ def library_path(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def library(library_path):
-    from foldlite.library import load_library
+    from foldlite.templates.library import load_library
 
     return load_library(library_path)

@@ -8,8 +8,8 @@ import pytest
 
 import foldlite
 from foldlite.api import MAX_LENGTH, MIN_LENGTH, DeviceError, resolve_device
-from foldlite.fasta import FastaError
-from foldlite.pdbio import read_structure
+from foldlite.io.fasta import FastaError
+from foldlite.io.pdb import read_structure
 from foldlite.tokenizer import SequenceError
 
 SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
@@ -103,7 +103,7 @@ def test_save_plot_and_view(prediction, tmp_path):
 
 
 def test_calibration_keeps_ranking_beyond_its_fitted_range():
-    from foldlite.confidence import Calibration
+    from foldlite.geometry.confidence import Calibration
 
     calibration = Calibration(raw=(0.1, 0.3), plddt=(15.0, 40.0))
     scores = calibration(np.array([0.0, 0.05, 0.1, 0.3, 0.6, 0.9, 1.0]))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from foldlite.cli import main
-from foldlite.pdbio import read_structure
+from foldlite.io.pdb import read_structure
 
 GOOD = ">p1 first\nMKTAYIAKQRQISFVKSHFSRQ\n>p2\nGSHMLEDPVAGKTLLE\n"
 

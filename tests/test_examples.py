@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from foldlite.fasta import read_fasta_all
+from foldlite.io.fasta import read_fasta_all
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

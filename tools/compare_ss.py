@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from foldlite.api import load_model, run_network  # noqa: E402
-from foldlite.benchmark import select_chains  # noqa: E402
-from foldlite.chains import ChainSet  # noqa: E402
+from foldlite.evaluation.benchmark import select_chains  # noqa: E402
+from foldlite.data.chains import ChainSet  # noqa: E402
 from foldlite.constants import SS3_ALPHABET, dssp_to_ss3  # noqa: E402
 
 REPROF_TO_SS3 = {"H": "H", "E": "E", "L": "C"}

@@ -41,11 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from foldlite.api import fold, load_model  # noqa: E402
-from foldlite.benchmark import TEMPLATE_MAX_IDENTITY, nearest_template, select_chains  # noqa: E402
-from foldlite.chains import ChainSet  # noqa: E402
-from foldlite.library import Library, build_library, default_library_path, load_library  # noqa: E402
-from foldlite.metrics import lddt_ca, tm_score  # noqa: E402
-from foldlite.search import kmer_index  # noqa: E402
+from foldlite.evaluation.benchmark import TEMPLATE_MAX_IDENTITY, nearest_template, select_chains  # noqa: E402
+from foldlite.data.chains import ChainSet  # noqa: E402
+from foldlite.templates.library import Library, build_library, default_library_path, load_library  # noqa: E402
+from foldlite.evaluation.metrics import lddt_ca, tm_score  # noqa: E402
+from foldlite.templates.search import kmer_index  # noqa: E402
 
 IDENTITY_SPLIT = 0.30
 # fold() options per mode; "nearest" is the copy baseline. The *_nostart modes leave out the

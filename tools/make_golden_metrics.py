@@ -1,7 +1,7 @@
-"""Regenerate the TM-score / GDT goldens in tests/data/golden_tmscore.json.
+"""Regenerate the TM-score / GDT goldens in tests/fixtures/golden_tmscore.json.
 
 Builds model/native pairs from real chains of the valid/test split of the shared data set, writes them
-as Cα-only PDB files in tests/data/golden/, scores every pair with the reference TMscore program and
+as Cα-only PDB files in tests/fixtures/golden/, scores every pair with the reference TMscore program and
 stores its numbers. The tests then compare foldlite.metrics.tm_score against them, without TMscore.
 
     python tools/make_golden_metrics.py            # needs /usr/bin/TMscore (Debian package tm-align)

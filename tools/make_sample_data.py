@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from foldlite.chains import ChainSet, SPLITS  # noqa: E402
+from foldlite.data.chains import ChainSet, SPLITS  # noqa: E402
 
 
 def main() -> None:

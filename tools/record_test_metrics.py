@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from foldlite.checkpoint import read_checkpoint, save_checkpoint, sha256_of  # noqa: E402
+from foldlite.model.checkpoint import read_checkpoint, save_checkpoint, sha256_of  # noqa: E402
 
 
 def _number(text: str, pattern: str) -> float:

@@ -12,11 +12,11 @@ ROOT = __import__('pathlib').Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tools')); sys.path.insert(0, str(ROOT))
 torch.set_num_threads(1)
 from pathlib import Path
-import foldlite.templates as T
+import foldlite.templates.restraints as T
 from foldlite.api import fold, load_model
-from foldlite.chains import ChainSet
-from foldlite.benchmark import select_chains
-from foldlite.metrics import tm_score
+from foldlite.data.chains import ChainSet
+from foldlite.evaluation.benchmark import select_chains
+from foldlite.evaluation.metrics import tm_score
 from eval_templates import train_plus_split_library
 weights = sys.argv[1]; limit = int(sys.argv[2])
 cs = ChainSet()

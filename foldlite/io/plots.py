@@ -1,0 +1,73 @@
+"""Prediction figure: predicted distance map with contacts, pLDDT along the sequence, SS track."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..constants import CONTACT_CLASSES, DISTOGRAM_CENTERS, SS3_ALPHABET
+
+SS_COLOURS = {"H": "#d62728", "E": "#1f77b4", "C": "#bbbbbb"}
+
+
+def expected_distance_map(distogram: np.ndarray) -> np.ndarray:
+    """Expected Cβ distance [L, L] in Å with the > 22 Å class counted as 22 Å (for display only)."""
+    centers = np.append(DISTOGRAM_CENTERS, 22.0)
+    return distogram @ centers
+
+
+def plot_prediction(prediction, path=None):
+    """Return a matplotlib Figure; also save it as PNG when `path` is given."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    length = len(prediction.sequence)
+    fig = plt.figure(figsize=(10, 5.2), constrained_layout=True)
+    grid = fig.add_gridspec(3, 2, width_ratios=[1.05, 1.4], height_ratios=[3, 0.35, 1.2])
+    ax_map = fig.add_subplot(grid[:, 0])
+    # show the distribution the structure was built from: with templates, the restrained one
+    restrained = getattr(prediction, "restrained_distogram", None)
+    distogram = prediction.distogram if restrained is None else restrained
+    distances = expected_distance_map(distogram)
+    contacts = distogram[..., :CONTACT_CLASSES].sum(-1)
+    # upper triangle: expected distance; lower triangle: contact probability
+    upper = np.triu(np.ones((length, length), bool), 1)
+    shown = np.where(upper, distances, np.nan)
+    image = ax_map.imshow(shown, cmap="viridis_r", vmin=2, vmax=22, interpolation="nearest")
+    ax_map.imshow(np.where(~upper, contacts, np.nan), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+    fig.colorbar(image, ax=ax_map, shrink=0.7, label="expected Cβ distance (Å), upper")
+    source = "network + templates" if restrained is not None else "network"
+    ax_map.set_title(f"{prediction.id} ({source}): distances (upper) / P(contact < 8 Å) (lower)", fontsize=8)
+    ax_map.set_xlabel("residue")
+    ax_map.set_ylabel("residue")
+
+    ax_plddt = fig.add_subplot(grid[0, 1])
+    residues = np.arange(1, length + 1)
+    ax_plddt.plot(residues, prediction.plddt, color="#333333", lw=1.2)
+    for low, high, colour in ((90, 100, "#0053d6"), (70, 90, "#65cbf3"), (50, 70, "#ffdb13"), (0, 50, "#ff7d45")):
+        ax_plddt.axhspan(low, high, color=colour, alpha=0.15, lw=0)
+    ax_plddt.set_ylim(0, 100)
+    ax_plddt.set_xlim(1, max(length, 2))
+    ax_plddt.set_ylabel("pLDDT")
+    ax_plddt.set_title(f"mean pLDDT {prediction.mean_plddt:.1f}  (seed {prediction.seed}, rank {prediction.rank})",
+                       fontsize=9)
+
+    ax_ss = fig.add_subplot(grid[1, 1], sharex=ax_plddt)
+    ss = prediction.secondary_structure
+    for state in SS3_ALPHABET:
+        xs = residues[np.frombuffer(ss.encode(), dtype=np.uint8) == ord(state)]
+        ax_ss.bar(xs, 1, width=1.0, color=SS_COLOURS[state], label=state)
+    ax_ss.set_yticks([])
+    ax_ss.set_ylabel("SS", rotation=0, labelpad=12)
+    ax_ss.legend(ncol=3, fontsize=7, loc="upper right", frameon=False, bbox_to_anchor=(1, 2.1))
+
+    ax_prob = fig.add_subplot(grid[2, 1], sharex=ax_plddt)
+    for index, state in enumerate(SS3_ALPHABET):
+        ax_prob.plot(residues, prediction.ss3_probs[:, index], color=SS_COLOURS[state], lw=1)
+    ax_prob.set_ylim(0, 1)
+    ax_prob.set_ylabel("P(SS)")
+    ax_prob.set_xlabel("residue")
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

@@ -1,0 +1,360 @@
+"""Training loop: random crops of the train split, validation on the valid split, resumable checkpoints.
+
+Run through the CLI: `foldlite train --out runs/NAME [--resume | --init-from WEIGHTS] --minutes M`.
+A run folder holds `last.pt` (resumable: model, optimiser, RNG states), `best.pt` (best validation
+long-range contact precision) and `metrics.csv` (one row per logged step).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data.chains import IGNORE_INDEX, ChainSet, CropSampler, Example, make_example
+from ..model.checkpoint import FORMAT_VERSION, model_from_checkpoint, read_checkpoint, save_checkpoint
+from ..config import ModelConfig, TrainConfig
+from ..constants import CONTACT_CLASSES
+from ..evaluation.metrics import contact_precision
+from ..model.network import FoldliteModel, count_parameters
+from ..model.precision import autocast_context, cpu_bf16_is_fast
+from ..templates.features import NUM_RESIDUE_FEATURES
+from ..tokenizer import PAD_TOKEN
+
+# cpu_hours: nominal (wall x threads, all segments); train_cpu_hours: OS-measured process CPU time
+# spent training (evaluations excluded), summed over the segments that measured it -- the x-axis of
+# the scaling study, fair between runs that share the machine.
+CSV_FIELDS = ["step", "wall_s", "cpu_hours", "train_cpu_hours", "crop", "lr", "loss", "distogram_ce", "ss3_ce",
+              "torsion_ce", "crops_per_s", "template_fraction", "valid_distogram_ce", "valid_lr_precision",
+              "valid_q3"]
+
+
+def collate(examples: list[Example]) -> dict[str, torch.Tensor]:
+    """Pad examples to the longest: tokens [B, L], mask [B, L], distogram [B, L, L], per-residue [B, L];
+    "templates": None, or (distance [B, T, L, L] NaN-padded, residue [B, T, L, 3] zero-padded) with
+    T the most templates of any example."""
+    length = max(len(e.tokens) for e in examples)
+    batch = len(examples)
+    tokens = torch.full((batch, length), PAD_TOKEN, dtype=torch.long)
+    distogram = torch.full((batch, length, length), IGNORE_INDEX, dtype=torch.long)
+    per_residue = {k: torch.full((batch, length), IGNORE_INDEX, dtype=torch.long)
+                   for k in ("ss3", "phi", "psi", "ca_torsion")}
+    for b, e in enumerate(examples):
+        n = len(e.tokens)
+        tokens[b, :n] = torch.from_numpy(e.tokens)
+        distogram[b, :n, :n] = torch.from_numpy(e.distogram)
+        for key, target in per_residue.items():
+            target[b, :n] = torch.from_numpy(getattr(e, key))
+    return {"tokens": tokens, "mask": tokens != PAD_TOKEN, "distogram": distogram, **per_residue,
+            "templates": _collate_templates(examples, length)}
+
+
+def _collate_templates(examples: list[Example], length: int):
+    count = max((len(e.templates.distance) for e in examples if e.templates is not None), default=0)
+    if count == 0:
+        return None
+    distance = torch.full((len(examples), count, length, length), float("nan"))
+    residue = torch.zeros((len(examples), count, length, NUM_RESIDUE_FEATURES))
+    for b, e in enumerate(examples):
+        if e.templates is not None:
+            t, n = e.templates.distance.shape[:2]
+            distance[b, :t, :n, :n] = torch.from_numpy(e.templates.distance)
+            residue[b, :t, :n] = torch.from_numpy(e.templates.residue)
+    return distance, residue
+
+
+def add_template_features(model: FoldliteModel) -> FoldliteModel:
+    """A model without template features -> the same weights plus a zero-initialised template
+    embedding (outputs unchanged until training teaches it to use templates)."""
+    if model.config.pair.templates:
+        return model
+    config = replace(model.config, pair=replace(model.config.pair, templates=True))
+    upgraded = FoldliteModel(config)
+    missing, unexpected = upgraded.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("pair_stack.template.") for key in missing):
+        raise RuntimeError(f"cannot add template features: missing {missing}, unexpected {unexpected}")
+    return upgraded
+
+
+def compute_losses(output, batch, config: TrainConfig) -> dict[str, torch.Tensor]:
+    """Cross-entropies of every head (ignored targets excluded) and their weighted sum."""
+    distogram_ce = F.cross_entropy(output.distogram.permute(0, 3, 1, 2), batch["distogram"],
+                                   ignore_index=IGNORE_INDEX)
+    ss3_ce = F.cross_entropy(output.ss3.transpose(1, 2), batch["ss3"], ignore_index=IGNORE_INDEX)
+    torsion_ce = sum(F.cross_entropy(getattr(output, k).transpose(1, 2), batch[k], ignore_index=IGNORE_INDEX)
+                     for k in ("phi", "psi", "ca_torsion")) / 3
+    total = distogram_ce + config.ss_loss_weight * ss3_ce + config.torsion_loss_weight * torsion_ce
+    return {"loss": total, "distogram_ce": distogram_ce, "ss3_ce": ss3_ce, "torsion_ce": torsion_ce}
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to min_learning_rate at total_steps (flat afterwards)."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.total_steps - config.warmup_steps))
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * cosine
+
+
+def crop_length(step: int, config: TrainConfig) -> int:
+    """Crop size grows linearly from crop_start to crop_end (multiple of 8) over crop_growth_steps."""
+    fraction = min(1.0, step / max(1, config.crop_growth_steps))
+    return int(round((config.crop_start + fraction * (config.crop_end - config.crop_start)) / 8) * 8)
+
+
+@torch.no_grad()
+def evaluate(model: FoldliteModel, chainset: ChainSet, indices: np.ndarray, device="cpu",
+             prefix: str = "valid_") -> dict:
+    """Full-length metrics of the given chains (single-sequence, no templates): distogram CE,
+    long-range top-L/5 contact precision and Q3, as {prefix}distogram_ce, {prefix}lr_precision and
+    {prefix}q3 (training evaluates the valid split; `foldlite model-metrics` any split)."""
+    model.eval()
+    ce_sum, ce_count, correct, total, precisions = 0.0, 0, 0, 0, []
+    for index in indices:
+        example = make_example(chainset.chain(int(index)))
+        batch = {k: v.to(device) for k, v in collate([example]).items() if k != "templates"}
+        with autocast_context(device):
+            output = model(batch["tokens"], batch["mask"])
+        logits = output.distogram[0].float()  # [L, L, K]
+        target = batch["distogram"][0]
+        valid = target != IGNORE_INDEX
+        ce_sum += F.cross_entropy(logits[valid], target[valid], reduction="sum").item()
+        ce_count += int(valid.sum())
+        contact = torch.softmax(logits, -1)[..., :CONTACT_CLASSES].sum(-1).cpu().numpy()
+        precision = contact_precision(contact, example.cb)
+        if not np.isnan(precision):
+            precisions.append(precision)
+        ss_pred = output.ss3[0].argmax(-1)
+        ss_true = batch["ss3"][0]
+        correct += int((ss_pred == ss_true).sum())
+        total += len(ss_true)
+    model.train()
+    return {f"{prefix}distogram_ce": ce_sum / max(1, ce_count),
+            f"{prefix}lr_precision": float(np.mean(precisions)) if precisions else float("nan"),
+            f"{prefix}q3": correct / max(1, total)}
+
+
+def _validation_indices(chainset: ChainSet, config: TrainConfig) -> np.ndarray:
+    """A fixed, seeded subset of the valid split (same chains every evaluation and every resume)."""
+    candidates = chainset.indices("valid", max_length=config.eval_max_length, min_length=30)
+    rng = np.random.default_rng(12345)
+    return np.sort(rng.choice(candidates, size=min(config.eval_chains, len(candidates)), replace=False))
+
+
+def _rng_states(sampler: CropSampler) -> dict:
+    return {"torch": torch.get_rng_state(), "sampler": sampler.state()}
+
+
+def _restore_rng(states: dict, sampler: CropSampler) -> None:
+    torch.set_rng_state(states["torch"])
+    sampler.set_state(states["sampler"])
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)  # flushed: training logs are usually redirected to a file
+
+
+def _plain(value):
+    """numpy scalars -> Python numbers, so checkpoints hold only plain types."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: float = 60.0,
+          max_steps: int | None = None, resume: bool = False, init_from: str | None = None,
+          model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
+          overrides: dict | None = None, threads: int | None = None, templates: bool = True,
+          compile_model: bool = False, log=_log) -> Path:
+    """Train (or resume) into out_dir for `minutes` of wall time or `max_steps`; returns best.pt.
+
+    templates: train the template pathway (weights without it gain a zero-initialised one, see
+    add_template_features); False trains single-sequence mode only. A resumed run keeps its model.
+    compile_model: run the training forward pass through torch.compile (inductor).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    last_path, best_path, csv_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "metrics.csv"
+    if threads:
+        torch.set_num_threads(threads)
+    # `python -m foldlite train ...` shows up as .../foldlite/__main__.py: record it as the CLI command
+    program = "foldlite" if sys.argv[0].endswith(("__main__.py", "foldlite")) else sys.argv[0]
+    command = " ".join([program] + [shlex.quote(a) for a in sys.argv[1:]])
+    chainset = ChainSet(data_path)
+
+    state = None
+    if resume:
+        state = read_checkpoint(last_path)
+        model = model_from_checkpoint(state, last_path)
+        train_config = TrainConfig(**state["train_config"]) if train_config is None else train_config
+        log(f"resuming {last_path} at step {state['step']}")
+    elif init_from:
+        # Continue from shipped weights: same model, step count and clock; fresh optimiser moments.
+        state = read_checkpoint(init_from)
+        model = model_from_checkpoint(state, init_from)
+        train_config = train_config or TrainConfig(**state.get("train_config", {}))
+        log(f"continuing from {init_from} (step {state['provenance']['steps']})")
+        if templates and not model.config.pair.templates:
+            model = add_template_features(model)
+            log("added template features (zero-initialised) to the loaded weights")
+    else:
+        if last_path.exists():
+            raise FileExistsError(f"{last_path} exists: pass --resume to continue it or choose another --out")
+        train_config = train_config or TrainConfig()
+        torch.manual_seed(train_config.seed)
+        model_config = model_config or ModelConfig()
+        model_config = replace(model_config, pair=replace(model_config.pair, templates=templates))
+        model = FoldliteModel(model_config)
+    if overrides:  # run-time changes (e.g. a longer schedule when continuing) are recorded in the checkpoint
+        train_config = replace(train_config, **overrides)
+    config = train_config
+
+    use_templates = model.config.pair.templates
+
+    def make_sampler(seed: int) -> CropSampler:
+        return CropSampler(chainset, "train", seed=seed, max_templates=config.train_templates,
+                           template_drop=config.template_drop if use_templates else None)
+
+    sampler = make_sampler(config.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    step, wall_before, history, train_cpu_before = 0, 0.0, {}, 0.0
+    best = float("-inf")
+    # One entry per training process that contributed to these weights; cpu_s is the process CPU time
+    # measured by the OS (all threads), which is lower than wall x threads when the machine is shared.
+    segments: list[dict] = []
+    if resume:
+        optimizer.load_state_dict(state["optimizer"])
+        _restore_rng(state["rng"], sampler)
+        step, wall_before, best = state["step"], state["wall_s"], state["best_valid_lr_precision"]
+        segments = list(state["provenance"].get("segments", []))
+        train_cpu_before = state.get("train_cpu_s", 0.0)
+    elif init_from:
+        provenance = state["provenance"]
+        step, wall_before = provenance["steps"], provenance["wall_s"]
+        best = provenance.get("valid", {}).get("valid_lr_precision", float("-inf"))
+        segments = list(provenance.get("segments") or [
+            {"command": provenance.get("command"), "from_step": 0, "to_step": step,
+             "wall_s": provenance.get("wall_s"), "cpu_s": None}])  # older weights did not measure CPU time
+        sampler = make_sampler(config.seed + step)  # new crops, not a replay
+        torch.manual_seed(config.seed + step)
+        train_cpu_before = provenance.get("train_cpu_s", 0.0)
+    valid_indices = _validation_indices(chainset, config)
+    threads_used = torch.get_num_threads()
+    use_bf16 = cpu_bf16_is_fast()
+    log(f"model: {count_parameters(model):,} parameters; {len(sampler.groups)} train clusters; "
+        f"{len(valid_indices)} valid chains; threads {threads_used}; bf16 autocast {'on' if use_bf16 else 'off'}")
+
+    new_file = not csv_path.exists() or not (resume or init_from)
+    csv_file = open(csv_path, "w" if new_file else "a", newline="")
+    writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS)
+    if new_file:
+        writer.writeheader()
+
+    start_step = step
+    # Fresh optimiser moments after --init-from: ramp the learning rate up again over a few steps.
+    rewarm_steps = 50 if (init_from and not resume) else 0
+
+    def checkpoint_payload(valid_metrics: dict) -> dict:
+        wall = wall_before + (time.time() - started)
+        this_segment = {"command": command, "from_step": start_step, "to_step": step,
+                        "wall_s": round(time.time() - started, 1),
+                        "cpu_s": round(time.process_time() - cpu_started, 1)}
+        all_segments = segments + [this_segment]
+        measured = [s["cpu_s"] for s in all_segments]
+        return {
+            "format_version": FORMAT_VERSION,
+            "config": model.config.to_dict(),
+            "train_config": config.to_dict(),
+            "state_dict": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": _rng_states(sampler),
+            "step": step,
+            "wall_s": wall,
+            "train_cpu_s": train_cpu_s(),
+            "best_valid_lr_precision": best,
+            "provenance": {
+                "command": command, "steps": step, "wall_s": round(wall, 1),
+                "cpu_hours": round(wall * threads_used / 3600, 3),  # nominal: wall x threads
+                "cpu_hours_measured": (round(sum(measured) / 3600, 3) if None not in measured else None),
+                "segments": all_segments,
+                "threads": threads_used, "machine": f"{platform.processor() or platform.machine()}",
+                "data": str(chainset.path), "train_split": "train", "selection_split": "valid",
+                "seed": config.seed, "valid": {k: _plain(v) for k, v in valid_metrics.items()},
+                "valid_chains": len(valid_indices), "bf16": use_bf16, "train_cpu_s": round(train_cpu_s(), 1),
+            },
+        }
+
+    forward = torch.compile(model) if compile_model else model
+    model.train()
+    started = time.time()
+    cpu_started = time.process_time()
+    eval_cpu = 0.0  # process CPU time spent in evaluations (excluded from train_cpu_s)
+
+    def train_cpu_s() -> float:
+        return train_cpu_before + time.process_time() - cpu_started - eval_cpu
+
+    deadline = started + minutes * 60
+    window_loss, window_crops, window_template_crops, window_start = {}, 0, 0, time.time()
+    log_every = 20
+    while time.time() < deadline and (max_steps is None or step < max_steps):
+        lr = learning_rate(step, config)
+        if step - start_step < rewarm_steps:
+            lr *= (step - start_step + 1) / rewarm_steps
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        crop = crop_length(step, config)
+        batch = collate([sampler.sample(crop) for _ in range(config.batch_size)])
+        with autocast_context("cpu", enabled=use_bf16):
+            output = forward(batch["tokens"], batch["mask"], batch["templates"])
+        losses = compute_losses(output, batch, config)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        step += 1
+        window_crops += config.batch_size
+        window_template_crops += 0 if batch["templates"] is None else int(
+            (batch["templates"][1][..., 0].amax(dim=(1, 2)) > 0).sum())
+        for k, v in losses.items():
+            window_loss[k] = window_loss.get(k, 0.0) + v.item()
+
+        evaluate_now = step % config.eval_every == 0
+        if step % log_every == 0 or evaluate_now:
+            elapsed = time.time() - window_start
+            steps_in_window = max(1, window_crops // config.batch_size)
+            row = {"step": step, "wall_s": round(wall_before + time.time() - started, 1),
+                   "cpu_hours": round((wall_before + time.time() - started) * threads_used / 3600, 4),
+                   "train_cpu_hours": round(train_cpu_s() / 3600, 4),
+                   "crop": crop, "lr": f"{lr:.2e}",
+                   "crops_per_s": round(window_crops / elapsed, 2),
+                   "template_fraction": round(window_template_crops / max(1, window_crops), 3),
+                   **{k: round(v / steps_in_window, 4) for k, v in window_loss.items()}}
+            valid_metrics = {}
+            if evaluate_now:
+                eval_started = time.process_time()
+                valid_metrics = evaluate(model, chainset, valid_indices)
+                eval_cpu += time.process_time() - eval_started
+                row.update({k: round(v, 4) for k, v in valid_metrics.items()})
+            writer.writerow(row)
+            csv_file.flush()
+            log(" ".join(f"{k}={v}" for k, v in row.items()))
+            window_loss, window_crops, window_template_crops, window_start = {}, 0, 0, time.time()
+            if valid_metrics and valid_metrics["valid_lr_precision"] > best:
+                best = valid_metrics["valid_lr_precision"]
+                history = valid_metrics
+                save_checkpoint(checkpoint_payload(valid_metrics), best_path)
+                log(f"new best valid long-range P@L/5 {best:.4f} at step {step} -> {best_path}")
+        if step % config.checkpoint_every == 0:
+            save_checkpoint(checkpoint_payload(history), last_path)
+    save_checkpoint(checkpoint_payload(history), last_path)
+    csv_file.close()
+    log(f"stopped at step {step}; last checkpoint {last_path}")
+    return best_path

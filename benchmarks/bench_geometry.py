@@ -36,7 +36,7 @@ def realistic_distogram(dist: np.ndarray, seed: int = 0, rows_per_chunk: int = 6
     import torch
 
     from foldlite.constants import DISTOGRAM_EDGES, DISTOGRAM_MAX
-    from foldlite.geometry.reconstruct import distogram_from_distances
+    from foldlite.geometry.distances import distogram_from_distances
 
     length = len(dist)
     rng = np.random.default_rng(seed)
@@ -124,7 +124,11 @@ def _peak_rss() -> float:
 def run_one(length: int, threads: int) -> dict:
     import torch
 
-    from foldlite.geometry.reconstruct import kabsch_rmsd, pairwise_distances, reconstruct, torsion_probs_from_angles
+    from foldlite.geometry.vectors import kabsch_rmsd, pairwise_distances
+
+    from foldlite.geometry.reconstruct import reconstruct
+
+    from foldlite.geometry.distances import torsion_probs_from_angles
 
     torch.set_num_threads(threads)
     ca, cb, tau = tiled_chain(length)

@@ -11,7 +11,12 @@ DISTOGRAM_BINS = 64
 NUM_DISTOGRAM_CLASSES = DISTOGRAM_BINS + 1
 DISTOGRAM_EDGES = np.linspace(DISTOGRAM_MIN, DISTOGRAM_MAX, DISTOGRAM_BINS + 1)  # [65] Å
 DISTOGRAM_CENTERS = 0.5 * (DISTOGRAM_EDGES[:-1] + DISTOGRAM_EDGES[1:])  # [64] Å
+# One number for the overflow class where a single distance is needed (expected distances, the MDS
+# start): 25 Å, a little beyond the 22 Å edge, so "far" pairs are pushed apart rather than held at
+# the edge. Plots instead clip the colour scale at DISTOGRAM_MAX (display only).
+FAR_DISTANCE = 25.0
 CONTACT_CUTOFF = 8.0  # Å, Cβ–Cβ
+LDDT_THRESHOLDS = (0.5, 1.0, 2.0, 4.0)  # Å, lDDT's distance-error thresholds (metric and confidence)
 LONG_RANGE_SEPARATION = 24  # |i - j| >= 24 residues
 
 # Torsion heads: 36 bins of 10° over [-180°, 180°).

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..geometry.backbone import backbone_torsions, ca_virtual_torsions, ideal_cb
+from ..geometry.vectors import pairwise_distances
 from ..constants import angle_to_bin, distance_to_class, dssp_to_ss3
 from ..tokenizer import encode_canonical
 
@@ -142,7 +143,7 @@ def make_example(chain: Chain) -> Example:
     """Targets for one chain: Cβ distogram classes, SS3, φ/ψ and Cα virtual torsion bins."""
     n, ca, c = chain.backbone[:, 0], chain.backbone[:, 1], chain.backbone[:, 2]
     cb = ideal_cb(n, ca, c).astype(np.float32)  # [L, 3]
-    dist = np.linalg.norm(cb[:, None, :] - cb[None, :, :], axis=-1)  # [L, L] Å
+    dist = pairwise_distances(cb, dtype=np.float32)  # [L, L] Å
     distogram = distance_to_class(dist)
     np.fill_diagonal(distogram, IGNORE_INDEX)
     phi, psi = backbone_torsions(n, ca, c)

@@ -16,7 +16,7 @@ import numpy as np
 from ..data.chains import ChainSet, make_example
 from ..constants import SS3_ALPHABET
 from ..templates.library import Library, load_library
-from ..geometry.reconstruct import ideal_helix_ca
+from ..geometry.backbone import ideal_helix_ca
 from .metrics import contact_precision, lddt_ca, tm_score
 
 CSV_FIELDS = ["name", "length", "method", "tm_score", "gdt_ts", "lddt_ca", "rmsd", "lr_contact_precision",

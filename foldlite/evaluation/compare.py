@@ -5,7 +5,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .metrics import kabsch_rmsd, lddt_ca, tm_score
+from ..geometry.vectors import kabsch_rmsd
+
+from .metrics import lddt_ca, tm_score
 from ..structure import Structure
 
 MIN_ALIGNED_IDENTITY = 0.9  # identical fraction of aligned pairs: below this, these are not the same protein

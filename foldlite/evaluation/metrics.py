@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from foldlite.constants import SS3_ALPHABET
+from ..constants import LDDT_THRESHOLDS, SS3_ALPHABET
+from ..geometry.vectors import kabsch_rmsd, pairwise_distances, rotation_from_covariance
 
 GDT_TS_CUTOFFS = (1.0, 2.0, 4.0, 8.0)  # Å
 GDT_HA_CUTOFFS = (0.5, 1.0, 2.0, 4.0)  # Å
-LDDT_THRESHOLDS = (0.5, 1.0, 2.0, 4.0)  # Å
 
 # TMscore's search parameters.
 _TM_ITERATIONS = 20  # max re-superpositions per seed
@@ -30,54 +30,6 @@ _SEARCH_CHUNK = 1 << 21  # seeds x residues per batch: bounds memory (16 MB per 
 # ----------------------------------------------------------------------------------------------
 # Superposition
 # ----------------------------------------------------------------------------------------------
-
-
-def _rotation_from_covariance(cov: np.ndarray) -> np.ndarray:
-    """Proper rotation(s) R maximising trace(R @ cov), cov = sum (x - cx)(y - cy)^T; [..., 3, 3].
-
-    Then R @ (x - cx) + cy is the least-squares fit of x onto y (Kabsch). The sign fix keeps R a
-    rotation (det +1) rather than a reflection.
-    """
-    u, _, vt = np.linalg.svd(cov)  # cov = u @ diag(s) @ vt
-    sign = np.sign(np.linalg.det(vt.swapaxes(-1, -2) @ u.swapaxes(-1, -2)))
-    sign = np.where(sign == 0, 1.0, sign)
-    vt = vt.copy()
-    vt[..., 2, :] *= sign[..., None]
-    return vt.swapaxes(-1, -2) @ u.swapaxes(-1, -2)
-
-
-def kabsch(mobile: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None):
-    """Optimal rigid superposition of mobile [N, 3] onto target [N, 3] (Å).
-
-    Returns (R [3, 3], t [3]) so that `mobile @ R.T + t` is as close as possible (least squares,
-    optionally weighted by weights [N] >= 0) to target. Never a reflection.
-    """
-    mobile = np.asarray(mobile, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
-    if mobile.shape != target.shape or mobile.ndim != 2 or mobile.shape[1] != 3:
-        raise ValueError(f"kabsch needs two [N, 3] arrays, got {mobile.shape} and {target.shape}")
-    w = np.ones(len(mobile)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w.sum() <= 0:
-        raise ValueError("kabsch needs at least one point with positive weight")
-    w = w / w.sum()
-    mobile_center = w @ mobile  # [3]
-    target_center = w @ target  # [3]
-    # [3, 3] weighted covariance between the centred sets
-    cov = (mobile - mobile_center).T @ ((target - target_center) * w[:, None])
-    rotation = _rotation_from_covariance(cov)
-    return rotation, target_center - rotation @ mobile_center
-
-
-def superpose(mobile: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """mobile [N, 3] moved by its optimal rigid superposition onto target [N, 3]."""
-    rotation, translation = kabsch(mobile, target, weights)
-    return np.asarray(mobile, dtype=np.float64) @ rotation.T + translation
-
-
-def kabsch_rmsd(a: np.ndarray, b: np.ndarray) -> float:
-    """RMSD (Å) between a [N, 3] and b [N, 3] after optimal superposition of a onto b."""
-    moved = superpose(a, b)
-    return float(np.sqrt(np.mean(np.sum((moved - np.asarray(b, dtype=np.float64)) ** 2, axis=-1))))
 
 
 def _batched_kabsch(subsets: np.ndarray, sums_basis: np.ndarray):
@@ -94,7 +46,7 @@ def _batched_kabsch(subsets: np.ndarray, sums_basis: np.ndarray):
     cy = sums[:, 12:15] / count  # [B, 3]
     # [B, 3, 3]: sum_n x y^T - n cx cy^T  ==  sum_n (x - cx)(y - cy)^T
     cov = sums[:, :9].reshape(-1, 3, 3) - count[:, :, None] * cx[:, :, None] * cy[:, None, :]
-    rotation = _rotation_from_covariance(cov)
+    rotation = rotation_from_covariance(cov)
     translation = cy - np.einsum("bij,bj->bi", rotation, cx)
     return rotation, translation
 
@@ -298,8 +250,8 @@ def lddt_ca(model_ca: np.ndarray, ref_ca: np.ndarray, mask: np.ndarray | None = 
         raise ValueError(f"lddt_ca needs two [L, 3] arrays, got {model_ca.shape} and {ref_ca.shape}")
     length = len(ref_ca)
     keep = np.ones(length, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    d_ref = np.linalg.norm(ref_ca[:, None] - ref_ca[None, :], axis=-1)  # [L, L]
-    d_model = np.linalg.norm(model_ca[:, None] - model_ca[None, :], axis=-1)  # [L, L]
+    d_ref = pairwise_distances(ref_ca)  # [L, L]
+    d_model = pairwise_distances(model_ca)  # [L, L]
     # [L, L] pairs to score: inclusion radius from the reference only, so a model cannot drop pairs
     pairs = (d_ref < cutoff) & keep[:, None] & keep[None, :] & ~np.eye(length, dtype=bool)
     error = np.abs(d_model - d_ref)  # [L, L]
@@ -321,7 +273,7 @@ def contact_precision(pred_probs: np.ndarray, true_cb: np.ndarray, min_sep: int 
     """Precision of the top-k predicted contacts (CASP style), 0-1.
 
     pred_probs: [L, L] contact probabilities (symmetrised here); true_cb: [L, 3] Å, Cβ (virtual for
-    Gly, see foldlite.backbone.ideal_cb); mask: [L] bool, residues with known coordinates.
+    Gly, see foldlite.geometry.backbone.ideal_cb); mask: [L] bool, residues with known coordinates.
     Candidates are pairs i < j with min_sep <= j - i (< max_sep when given); the default is
     long range (>= 24). Medium range: min_sep=12, max_sep=24. A true contact has a Cβ–Cβ distance
     < cutoff. top_k defaults to L // 5 (at least 1); with fewer candidates than k, all candidates

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..constants import DISTOGRAM_EDGES
+from ..constants import DISTOGRAM_EDGES, LDDT_THRESHOLDS
+from .vectors import pairwise_distances
 
-LDDT_THRESHOLDS = (0.5, 1.0, 2.0, 4.0)  # Å
 INCLUSION_RADIUS = 15.0  # Å
 
 
@@ -41,7 +41,7 @@ def expected_lddt(distogram_probs: np.ndarray, cb: np.ndarray) -> np.ndarray:
     if length < 2:
         return np.zeros(length)
     probs = np.asarray(distogram_probs, dtype=np.float32)
-    built = np.linalg.norm(cb[:, None, :] - cb[None, :, :], axis=-1).astype(np.float32)  # [L, L]
+    built = pairwise_distances(cb).astype(np.float32)  # [L, L]
     cdf = _cumulative(probs)  # [L, L, 65]
     in_radius = _cdf_at(cdf, np.full_like(built, INCLUSION_RADIUS))  # P(d_true < 15 Å)
     np.fill_diagonal(in_radius, 0.0)

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 from Bio import SeqIO
 
-from foldlite.tokenizer import SequenceError, normalize_sequence
+from ..tokenizer import SequenceError, normalize_sequence
 
 __all__ = ["FastaError", "FastaRecord", "read_fasta", "read_fasta_all", "parse_fasta_text",
            "check_length"]

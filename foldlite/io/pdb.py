@@ -22,10 +22,11 @@ import numpy as np
 from Bio.PDB import MMCIFParser, PDBParser
 from Bio.PDB.Entity import DisorderedEntityWrapper
 
-from foldlite.geometry.backbone import ideal_cb
-from foldlite.constants import C_O_LENGTH
-from foldlite.io.safe_io import atomic_write_bytes, atomic_write_text
-from foldlite.structure import BACKBONE_ATOMS, Structure
+from ..geometry.backbone import ideal_cb
+from ..geometry.vectors import unit
+from ..constants import C_O_LENGTH
+from .safe_io import atomic_write_bytes, atomic_write_text
+from ..structure import BACKBONE_ATOMS, Structure
 
 __all__ = ["StructureFileError", "read_structure", "read_chains", "write_pdb", "write_cif",
            "save_structure", "STRUCTURE_SUFFIXES"]
@@ -127,8 +128,6 @@ def _first_altloc(entity):
 
 def _ideal_o(ca: np.ndarray, c: np.ndarray, n_next: np.ndarray | None, n: np.ndarray) -> np.ndarray:
     """Approximate carbonyl O for a residue whose O is missing (marked absent in atom_mask)."""
-    def unit(v):
-        return v / max(np.linalg.norm(v), 1e-6)
     other = n_next if n_next is not None else n  # no next residue: use own N for the plane
     return c + C_O_LENGTH * unit(unit(c - ca) + unit(c - other))
 

@@ -18,7 +18,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..geometry.reconstruct import pairwise_distances
+from ..geometry.vectors import pairwise_distances
 
 NUM_RESIDUE_FEATURES = 3
 MAX_TEMPLATES = 4  # templates the network sees per query (more add little and cost T x L² memory)

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..geometry.backbone import ca_virtual_torsions
 from ..constants import DISTOGRAM_BINS, DISTOGRAM_MAX, NUM_DISTOGRAM_CLASSES, TORSION_BINS
-from ..geometry.reconstruct import distogram_from_distances, pairwise_distances, torsion_probs_from_angles
+from ..geometry.distances import distogram_from_distances, torsion_probs_from_angles
+from ..geometry.vectors import pairwise_distances
 from .library import Library, default_library_path, load_library
 from .search import Hit, search
 

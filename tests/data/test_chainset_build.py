@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from foldlite.data.build import (BuildReport, ChainsetBuildError, assign_secondary_structure,
-                                     build_chainset)
+from foldlite.data.build import BuildReport, ChainsetBuildError, build_chainset
+
+from foldlite.data.dssp import assign_secondary_structure
 from foldlite.constants import dssp_to_ss3
 from foldlite.io.pdb import read_structure, save_structure, write_pdb
 from foldlite.structure import Structure

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from foldlite.evaluation.metrics import (contact_precision, kabsch, kabsch_rmsd, lddt_ca, q3, superpose,
-                              tm_d0, tm_score)
+from foldlite.evaluation.metrics import contact_precision, lddt_ca, q3, tm_d0, tm_score
+
+from foldlite.geometry.vectors import kabsch, kabsch_rmsd, superpose
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures"
 GOLDEN = json.loads((DATA / "golden_tmscore.json").read_text(encoding="utf-8"))

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from foldlite.geometry import reconstruct as geo
+from foldlite.geometry import backbone, distances, hand, mds, refine, vectors
+from foldlite.geometry.reconstruct import reconstruct
 from foldlite.geometry.backbone import ca_virtual_torsions, ideal_cb
 from foldlite.constants import DISTOGRAM_CENTERS, NUM_DISTOGRAM_CLASSES
 
@@ -39,8 +40,8 @@ def random_rotation(seed: int) -> np.ndarray:
 def small_sharp():
     """Small real chain, its sharp (σ = 0.5 Å) Cβ distogram and a torsion distribution."""
     xyz = load_chain("small")
-    probs = geo.distogram_from_distances(geo.pairwise_distances(chain_cb(xyz)), sigma=0.5)
-    torsions = geo.torsion_probs_from_angles(ca_virtual_torsions(xyz[:, 1]))
+    probs = distances.distogram_from_distances(vectors.pairwise_distances(chain_cb(xyz)), sigma=0.5)
+    torsions = distances.torsion_probs_from_angles(ca_virtual_torsions(xyz[:, 1]))
     return xyz, probs.astype(np.float32), torsions
 
 
@@ -55,7 +56,7 @@ def test_expected_distances_one_hot_and_overflow():
     probs[1, 2, 20] = probs[2, 1, 20] = probs[1, 2, 21] = probs[2, 1, 21] = 0.5
     for i in range(3):
         probs[i, i, 0] = 1.0
-    dist, weight = geo.expected_distances(probs, far_distance=25.0)
+    dist, weight = distances.expected_distances(probs, far_distance=25.0)
     assert dist[0, 1] == pytest.approx(DISTOGRAM_CENTERS[10], abs=1e-5)
     assert dist[0, 2] == pytest.approx(25.0)
     assert dist[1, 2] == pytest.approx(0.5 * (DISTOGRAM_CENTERS[20] + DISTOGRAM_CENTERS[21]), abs=1e-5)
@@ -68,23 +69,23 @@ def test_expected_distances_one_hot_and_overflow():
 
 def test_mds_exact_distances_and_invariance():
     ca = load_chain("small")[:, 1]
-    dist = geo.pairwise_distances(ca)
-    coords = geo.classical_mds(dist)
-    np.testing.assert_allclose(geo.pairwise_distances(coords), dist, atol=1e-6)
-    assert geo.kabsch_rmsd(coords, ca, allow_mirror=True) < 1e-6
+    dist = vectors.pairwise_distances(ca)
+    coords = mds.classical_mds(dist)
+    np.testing.assert_allclose(vectors.pairwise_distances(coords), dist, atol=1e-6)
+    assert vectors.kabsch_rmsd(coords, ca, allow_mirror=True) < 1e-6
     # Rotating and translating the chain changes nothing: the input is distances only.
     moved = ca @ random_rotation(3).T + np.array([10.0, -4.0, 7.0])
-    coords_moved = geo.classical_mds(geo.pairwise_distances(moved))
-    np.testing.assert_allclose(geo.pairwise_distances(coords_moved), dist, atol=1e-6)
+    coords_moved = mds.classical_mds(vectors.pairwise_distances(moved))
+    np.testing.assert_allclose(vectors.pairwise_distances(coords_moved), dist, atol=1e-6)
 
 
 def test_completed_far_distances_are_close_to_truth():
     cb = chain_cb(load_chain("large"))
-    dist = geo.pairwise_distances(cb)
+    dist = vectors.pairwise_distances(cb)
     trusted = (dist < 22.0).astype(float)
     far = dist >= 22.0
     for max_nodes in (400, 60):  # exact shortest paths, then the landmark approximation
-        completed = geo.complete_distances(dist, trusted, max_nodes=max_nodes)
+        completed = mds.complete_distances(dist, trusted, max_nodes=max_nodes)
         rel = np.abs(completed[far] - dist[far]) / dist[far]
         assert rel.mean() < (0.03 if max_nodes == 400 else 0.12), (max_nodes, rel.mean())
         np.testing.assert_array_equal(completed[~far], dist[~far])
@@ -92,27 +93,34 @@ def test_completed_far_distances_are_close_to_truth():
 
 def test_stress_polish_fixed_point_and_descent():
     ca = load_chain("small")[:, 1]
-    dist = geo.pairwise_distances(ca)
+    dist = vectors.pairwise_distances(ca)
     weight = np.ones_like(dist)
-    assert geo.kabsch_rmsd(geo.stress_polish(ca, dist, weight, 10), ca) < 1e-9
+    assert vectors.kabsch_rmsd(mds.stress_polish(ca, dist, weight, 10), ca) < 1e-9
 
     def stress(x):
-        return np.sum((geo.pairwise_distances(x) - dist) ** 2)
+        return np.sum((vectors.pairwise_distances(x) - dist) ** 2)
 
     noisy = ca + np.random.default_rng(0).normal(0.0, 1.0, ca.shape)
-    polished = [geo.stress_polish(noisy, dist, weight, n) for n in (1, 5, 20)]
+    polished = [mds.stress_polish(noisy, dist, weight, n) for n in (1, 5, 20)]
     values = [stress(noisy)] + [stress(x) for x in polished]
     assert all(a >= b for a, b in zip(values, values[1:])), values
-    assert geo.kabsch_rmsd(polished[-1], ca, allow_mirror=True) < 0.05
+    assert vectors.kabsch_rmsd(polished[-1], ca, allow_mirror=True) < 0.05
+
+
+def exact_coords(dist, torsions=None, steps=30):
+    """The exact-distance path: classical MDS, SMACOF on the relative stress, then the hand."""
+    coords = mds.classical_mds(dist)
+    coords = mds.stress_polish(coords, dist, 1.0 / np.maximum(dist, 1.0) ** 2, steps)
+    return coords if torsions is None else hand.choose_hand(coords, torsions)
 
 
 def test_coords_from_exact_distances_recovers_real_chain():
     ca = load_chain("small")[:, 1]
-    torsions = geo.torsion_probs_from_angles(ca_virtual_torsions(ca))
-    coords = geo.coords_from_distances(geo.pairwise_distances(ca), torsions)
-    assert geo.kabsch_rmsd(coords, ca) < 0.1  # right hand, no mirror allowed
-    unhanded = geo.coords_from_distances(geo.pairwise_distances(ca))
-    assert geo.kabsch_rmsd(unhanded, ca, allow_mirror=True) < 0.1
+    torsions = distances.torsion_probs_from_angles(ca_virtual_torsions(ca))
+    coords = exact_coords(vectors.pairwise_distances(ca), torsions)
+    assert vectors.kabsch_rmsd(coords, ca) < 0.1  # right hand, no mirror allowed
+    unhanded = exact_coords(vectors.pairwise_distances(ca))
+    assert vectors.kabsch_rmsd(unhanded, ca, allow_mirror=True) < 0.1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,29 +129,29 @@ def test_coords_from_exact_distances_recovers_real_chain():
 
 def test_choose_hand_undoes_a_mirror():
     ca = load_chain("small")[:, 1]
-    torsions = geo.torsion_probs_from_angles(ca_virtual_torsions(ca))
+    torsions = distances.torsion_probs_from_angles(ca_virtual_torsions(ca))
     mirrored = ca * np.array([-1.0, 1.0, 1.0])
-    assert geo.kabsch_rmsd(mirrored, ca) > 5.0
-    assert geo.kabsch_rmsd(geo.choose_hand(mirrored, torsions), ca) < 1e-9
-    np.testing.assert_array_equal(geo.choose_hand(ca, torsions), ca)
+    assert vectors.kabsch_rmsd(mirrored, ca) > 5.0
+    assert vectors.kabsch_rmsd(hand.choose_hand(mirrored, torsions), ca) < 1e-9
+    np.testing.assert_array_equal(hand.choose_hand(ca, torsions), ca)
 
 
 def test_ideal_helix_stays_right_handed():
-    helix = geo.ideal_helix_ca(24)
+    helix = backbone.ideal_helix_ca(24)
     tau = ca_virtual_torsions(helix)
     assert np.nanmean(np.rad2deg(tau)) == pytest.approx(50.0, abs=2.0)
     assert np.linalg.norm(helix[1] - helix[0]) == pytest.approx(3.8, abs=0.05)
-    torsions = geo.torsion_probs_from_angles(tau)
+    torsions = distances.torsion_probs_from_angles(tau)
     # From exact Cα distances...
-    coords = geo.coords_from_distances(geo.pairwise_distances(helix), torsions)
-    assert geo.kabsch_rmsd(coords, helix) < 0.01
+    coords = exact_coords(vectors.pairwise_distances(helix), torsions)
+    assert vectors.kabsch_rmsd(coords, helix) < 0.01
     # ... and through the full pipeline from a sharp Cβ distogram.
-    cb = geo.build_backbone(helix)[:, 4]
-    probs = geo.distogram_from_distances(geo.pairwise_distances(cb), sigma=0.5)
-    result = geo.reconstruct(probs, torsions, seed=0)
+    cb = backbone.build_backbone(helix)[:, 4]
+    probs = distances.distogram_from_distances(vectors.pairwise_distances(cb), sigma=0.5)
+    result = reconstruct(probs, torsions, seed=0)
     rebuilt_tau = np.rad2deg(ca_virtual_torsions(result.ca)[2:-3])
     assert np.all(rebuilt_tau > 30.0) and np.all(rebuilt_tau < 70.0), rebuilt_tau
-    assert geo.kabsch_rmsd(result.ca, helix) < 1.5
+    assert vectors.kabsch_rmsd(result.ca, helix) < 1.5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,15 +160,15 @@ def test_ideal_helix_stays_right_handed():
 
 def test_reconstruct_sharp_distogram_real_chain(small_sharp):
     xyz, probs, torsions = small_sharp
-    result = geo.reconstruct(probs, torsions, seed=0)
-    rmsd = geo.kabsch_rmsd(result.ca, xyz[:, 1])  # proper rotations only: the hand must be right
+    result = reconstruct(probs, torsions, seed=0)
+    rmsd = vectors.kabsch_rmsd(result.ca, xyz[:, 1])  # proper rotations only: the hand must be right
     assert rmsd < 1.5, rmsd  # measured ~0.4-0.6 Å
-    assert geo.kabsch_rmsd(result.ca * np.array([-1.0, 1.0, 1.0]), xyz[:, 1]) > 5.0
+    assert vectors.kabsch_rmsd(result.ca * np.array([-1.0, 1.0, 1.0]), xyz[:, 1]) > 5.0
     assert result.coords.shape == (len(xyz), 5, 3)
     np.testing.assert_array_equal(result.coords[:, 1], result.ca)
     bonds = np.linalg.norm(np.diff(result.ca, axis=0), axis=-1)
     assert np.all(np.abs(bonds - 3.8) < 0.2), (bonds.min(), bonds.max())
-    nonlocal_ = geo.pairwise_distances(result.ca)[np.triu_indices(len(xyz), 3)]
+    nonlocal_ = vectors.pairwise_distances(result.ca)[np.triu_indices(len(xyz), 3)]
     assert nonlocal_.min() > 3.5  # no clashes
     assert len(result.restart_losses) == 3
     assert result.loss == pytest.approx(min(result.restart_losses))
@@ -169,19 +177,19 @@ def test_reconstruct_sharp_distogram_real_chain(small_sharp):
 
 def test_reconstruct_without_torsions_picks_hand_from_virtual_cb(small_sharp):
     xyz, probs, _ = small_sharp
-    result = geo.reconstruct(probs, None, seed=0, num_restarts=2)
-    assert geo.kabsch_rmsd(result.ca, xyz[:, 1]) < 1.5
+    result = reconstruct(probs, None, seed=0, num_restarts=2)
+    assert vectors.kabsch_rmsd(result.ca, xyz[:, 1]) < 1.5
 
 
 def test_reconstruct_is_deterministic(small_sharp):
     xyz, probs, torsions = small_sharp
-    a = geo.reconstruct(probs[:40, :40], torsions[:40], seed=7, num_restarts=3, steps=30, polish_steps=10)
-    b = geo.reconstruct(probs[:40, :40], torsions[:40], seed=7, num_restarts=3, steps=30, polish_steps=10)
+    a = reconstruct(probs[:40, :40], torsions[:40], seed=7, num_restarts=3, steps=30, polish_steps=10)
+    b = reconstruct(probs[:40, :40], torsions[:40], seed=7, num_restarts=3, steps=30, polish_steps=10)
     np.testing.assert_array_equal(a.coords, b.coords)
     assert a.restart_losses == b.restart_losses
-    c = geo.reconstruct(probs[:40, :40], torsions[:40], seed=8, num_restarts=3, steps=30, polish_steps=10)
+    c = reconstruct(probs[:40, :40], torsions[:40], seed=8, num_restarts=3, steps=30, polish_steps=10)
     assert c.restart_losses[2] != a.restart_losses[2]  # restart 2 is jittered with the seed
-    d = geo.reconstruct(probs[:40, :40], torsions[:40], seed=8, num_restarts=3, steps=30, polish_steps=10,
+    d = reconstruct(probs[:40, :40], torsions[:40], seed=8, num_restarts=3, steps=30, polish_steps=10,
                         clean_restarts=0)
     assert not np.array_equal(d.coords, a.coords)
 
@@ -190,20 +198,28 @@ def test_refine_lowers_energy_and_handles_batches(small_sharp):
     xyz, probs, torsions = small_sharp
     ca = xyz[:, 1]
     noisy = ca + np.random.default_rng(0).normal(0.0, 1.0, ca.shape)
-    energy = geo._Energy(probs, None, geo.RefineWeights())
+    energy = refine._Energy(probs, None, refine.RefineWeights())
     with torch.no_grad():
         start = energy(torch.from_numpy(noisy[:, None]).float()).item() / len(ca)
-    refined, loss = geo.refine(noisy, probs, steps=60, lr=0.3)
+    x = refine._adam(energy, torch.from_numpy(noisy[:, None]).float(), 60, lr=0.3, lr_end=0.02)  # [L, 1, 3]
+    with torch.no_grad():
+        loss = energy(x).item() / len(ca)
+    refined = x[:, 0].double().numpy()
     assert refined.shape == ca.shape and loss < start
-    assert geo.kabsch_rmsd(refined, ca) < geo.kabsch_rmsd(noisy, ca)
-    batch, losses = geo.refine(np.stack([noisy, ca]), probs, torsions, steps=5)
-    assert batch.shape == (2,) + ca.shape and losses.shape == (2,)
+    assert vectors.kabsch_rmsd(refined, ca) < vectors.kabsch_rmsd(noisy, ca)
+    energy = refine._Energy(probs, torsions, refine.RefineWeights())
+    energy.use_torsion = True
+    batch = torch.from_numpy(np.stack([noisy, ca], axis=1)).float()  # [L, 2, 3]
+    out = refine._adam(energy, batch, 5, lr=0.2, lr_end=0.02)
+    with torch.no_grad():
+        losses = energy(out)
+    assert out.shape == batch.shape and losses.shape == (2,)
 
 
 def test_pair_gradient_matches_finite_differences(small_sharp):
     xyz, probs, torsions = small_sharp
     n = 30
-    energy = geo._Energy(probs[:n, :n], torsions[:n], geo.RefineWeights())
+    energy = refine._Energy(probs[:n, :n], torsions[:n], refine.RefineWeights())
     energy.use_torsion = True
     rng = np.random.default_rng(1)
     # Jitter, and squeeze a little so the clash and bond terms are active too.
@@ -222,7 +238,7 @@ def test_pair_gradient_matches_finite_differences(small_sharp):
 
 def test_virtual_cb_close_to_real_cb():
     xyz = load_chain("large")
-    vcb = geo._virtual_cb(torch.from_numpy(xyz[:, None, 1])).numpy()[:, 0]
+    vcb = refine._virtual_cb(torch.from_numpy(xyz[:, None, 1])).numpy()[:, 0]
     err = np.linalg.norm(vcb - chain_cb(xyz), axis=-1)
     assert np.sqrt(np.mean(err ** 2)) < 0.6  # measured 0.4 Å (fitted offset, not per residue)
 
@@ -234,7 +250,7 @@ def test_virtual_cb_close_to_real_cb():
 def test_build_backbone_on_real_chain():
     for name in ("small", "large"):
         xyz = load_chain(name)
-        bb = geo.build_backbone(xyz[:, 1])
+        bb = backbone.build_backbone(xyz[:, 1])
         assert bb.shape == (len(xyz), 5, 3)
         np.testing.assert_array_equal(bb[:, 1], xyz[:, 1])
 
@@ -254,21 +270,21 @@ def test_build_backbone_on_real_chain():
         assert np.all(np.abs(ca_c - 1.525) < 0.1)
         assert np.all(np.abs(c_n - 1.329) < 0.1)
         assert np.all(np.abs(c_o[:-1] - 1.231) < 0.05)  # the last O is the raw model prediction
-        cos_angle = np.sum(geo._unit(bb[:, 0] - bb[:, 1]) * geo._unit(bb[:, 2] - bb[:, 1]), -1)
+        cos_angle = np.sum(vectors.unit(bb[:, 0] - bb[:, 1]) * vectors.unit(bb[:, 2] - bb[:, 1]), -1)
         angle = np.degrees(np.arccos(cos_angle))  # N-CA-C
         assert 105.0 < angle.mean() < 117.0
 
 
 def test_fit_backbone_model_matches_embedded_table():
     chains = [load_chain("small"), load_chain("large")]
-    weights, cb_offset = geo.fit_backbone_model(chains)
+    weights, cb_offset = backbone.fit_backbone_model(chains)
     assert weights.shape == (21, 9) and cb_offset.shape == (3,)
-    np.testing.assert_allclose(cb_offset, geo._CB_OFFSET, atol=0.1)
+    np.testing.assert_allclose(cb_offset, backbone.CB_OFFSET, atol=0.1)
     # Fitted on only two chains, the model should still describe them about as well as the table.
     ca = chains[1][:, 1]
-    padded = geo._pad_trace(ca)
-    local_fit = geo._backbone_features(padded) @ weights
-    local_table = geo._backbone_features(padded) @ geo._BACKBONE_W
+    padded = backbone._pad_trace(ca)
+    local_fit = backbone._backbone_features(padded) @ weights
+    local_table = backbone._backbone_features(padded) @ backbone.BACKBONE_W
     assert np.sqrt(np.mean((local_fit - local_table) ** 2)) < 0.3
 
 
@@ -278,38 +294,38 @@ def test_fit_backbone_model_matches_embedded_table():
 
 @pytest.mark.parametrize("length", [1, 2, 3, 4])
 def test_tiny_chains(length):
-    helix = geo.ideal_helix_ca(length)
-    dist = geo.pairwise_distances(helix)
-    probs = geo.distogram_from_distances(dist)
-    torsions = geo.torsion_probs_from_angles(ca_virtual_torsions(helix))
+    helix = backbone.ideal_helix_ca(length)
+    dist = vectors.pairwise_distances(helix)
+    probs = distances.distogram_from_distances(dist)
+    torsions = distances.torsion_probs_from_angles(ca_virtual_torsions(helix))
     for tp in (torsions, None):
-        result = geo.reconstruct(probs, tp, seed=0, steps=10, polish_steps=5)
+        result = reconstruct(probs, tp, seed=0, steps=10, polish_steps=5)
         assert result.coords.shape == (length, 5, 3) and np.all(np.isfinite(result.coords))
         if length >= 2:
             bond = np.linalg.norm(result.ca[1] - result.ca[0])
             assert abs(bond - 3.8) < 0.3
-    bb = geo.build_backbone(helix)
+    bb = backbone.build_backbone(helix)
     assert bb.shape == (length, 5, 3) and np.all(np.isfinite(bb))
     assert np.all(np.abs(np.linalg.norm(bb[:, 0] - bb[:, 1], axis=-1) - 1.458) < 0.1)
-    coords = geo.coords_from_distances(dist)
+    coords = exact_coords(dist)
     assert coords.shape == (length, 3)
-    np.testing.assert_allclose(geo.pairwise_distances(coords), dist, atol=1e-6)
-    assert geo.classical_mds(dist, np.ones_like(dist)).shape == (length, 3)
+    np.testing.assert_allclose(vectors.pairwise_distances(coords), dist, atol=1e-6)
+    assert mds.classical_mds(dist, np.ones_like(dist)).shape == (length, 3)
 
 
 def test_empty_chain():
-    result = geo.reconstruct(np.zeros((0, 0, NUM_DISTOGRAM_CLASSES), np.float32))
+    result = reconstruct(np.zeros((0, 0, NUM_DISTOGRAM_CLASSES), np.float32))
     assert result.coords.shape == (0, 5, 3)
-    assert geo.build_backbone(np.zeros((0, 3))).shape == (0, 5, 3)
+    assert backbone.build_backbone(np.zeros((0, 3))).shape == (0, 5, 3)
 
 
 def test_extra_start_from_a_template_trace_is_refined_beside_the_restarts(small_sharp):
     xyz, probs, torsions = small_sharp
     native = xyz[:, 1] @ random_rotation(3).T + 40.0  # any frame: starts are re-centred
-    result = geo.reconstruct(probs, torsions, seed=0, extra_starts=[native])
+    result = reconstruct(probs, torsions, seed=0, extra_starts=[native])
     assert len(result.restart_losses) == 4
     # started at the answer, it ends at the lowest energy (the best MDS restart reaches the same minimum)
     assert result.restart_losses[3] < min(result.restart_losses[:3]) + 0.01
-    assert geo.kabsch_rmsd(result.ca, xyz[:, 1]) < 0.6
+    assert vectors.kabsch_rmsd(result.ca, xyz[:, 1]) < 0.6
     with pytest.raises(ValueError, match="extra start"):
-        geo.reconstruct(probs, torsions, extra_starts=[native[:-1]])
+        reconstruct(probs, torsions, extra_starts=[native[:-1]])

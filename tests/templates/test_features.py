@@ -15,7 +15,7 @@ from foldlite.api import run_network
 from foldlite.data.chains import CropSampler
 from foldlite.config import ModelConfig
 from foldlite.constants import distance_to_class
-from foldlite.geometry.reconstruct import pairwise_distances
+from foldlite.geometry.vectors import pairwise_distances
 from foldlite.model.network import FoldliteModel, TemplateEmbedding
 from foldlite.templates.features import TemplatePicker, features_from_hits, one_template
 from foldlite.templates.restraints import find_templates

@@ -1,0 +1,75 @@
+"""Step 1 of the geometry: distogram <-> distances, and soft distributions made from known values.
+
+`expected_distances` turns the predicted distogram [L, L, 65] into one expected Cβ–Cβ distance and a
+confidence per pair (what MDS starts from); `distogram_from_distances` and
+`torsion_probs_from_angles` go the other way (a template's or a test's known geometry as soft
+probabilities). Shapes: L residues; distances in Å; angles in radians.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..constants import (DISTOGRAM_BINS, DISTOGRAM_CENTERS, DISTOGRAM_MAX, FAR_DISTANCE, TORSION_CENTERS,
+                         TORSION_EDGES)
+
+# Knots of the distance potential: the 64 bin centres plus the overflow class placed one bin
+# width further (22.47 Å); the potential is flat beyond it ("anything > 22 Å is equally likely").
+BIN_WIDTH = float(DISTOGRAM_CENTERS[1] - DISTOGRAM_CENTERS[0])  # 0.3125 Å
+KNOTS = np.append(DISTOGRAM_CENTERS, DISTOGRAM_CENTERS[-1] + BIN_WIDTH)  # [65] Å
+TORSION_WIDTH = float(TORSION_EDGES[1] - TORSION_EDGES[0])
+
+
+def distogram_from_distances(dist: np.ndarray, sigma: float = 0.5) -> np.ndarray:
+    """Distances [L, L] -> distogram probabilities [L, L, 65]: a Gaussian of width sigma (Å)
+    integrated over the bins (the first bin also takes everything < 2 Å, the overflow class > 22 Å).
+    For tests and benchmarks: a 'perfect but blurred' predictor."""
+    d = torch.as_tensor(np.asarray(dist, np.float64))[..., None]  # [L, L, 1]
+    inner_edges = torch.as_tensor(np.linspace(2.0, DISTOGRAM_MAX, DISTOGRAM_BINS + 1)[1:-1])
+    cdf = torch.special.ndtr((inner_edges - d) / sigma)  # [L, L, 63]: P(distance < edge)
+    zeros, ones = torch.zeros_like(d), torch.ones_like(d)
+    cdf = torch.cat([zeros, cdf, torch.special.ndtr((DISTOGRAM_MAX - d) / sigma), ones], dim=-1)
+    probs = (cdf[..., 1:] - cdf[..., :-1]).clamp_min(0.0)  # [L, L, 65]
+    return (probs / probs.sum(-1, keepdim=True)).numpy()
+
+
+def torsion_probs_from_angles(angles: np.ndarray, sigma: float = np.deg2rad(15.0)) -> np.ndarray:
+    """Angles [L] (NaN allowed) -> [L, 36] wrapped-Gaussian bin probabilities; NaN rows uniform."""
+    angles = np.asarray(angles, np.float64)
+    delta = TORSION_CENTERS[None, :] - np.nan_to_num(angles)[:, None]  # [L, 36]
+    delta = (delta + np.pi) % (2 * np.pi) - np.pi
+    probs = np.exp(-0.5 * (delta / sigma) ** 2) + 1e-12
+    probs[np.isnan(angles)] = 1.0
+    return probs / probs.sum(-1, keepdims=True)
+
+
+def expected_distances(distogram_probs: np.ndarray, far_distance: float = FAR_DISTANCE):
+    """Distogram [L, L, 65] -> (dist [L, L] Å, weight [L, L]).
+
+    dist: expectation over bin centres with the overflow class counted as `far_distance`.
+    weight: P(d < 22 Å) / (1 + Var(d | d < 22 Å)), i.e. "is it in range" times an inverse
+    variance; ~1 for a sharp in-range prediction, ~0 for "far" or very blurred pairs.
+    Both symmetrised; diagonal dist 0, weight 1 (a residue's distance to itself is known).
+    """
+    probs = np.ascontiguousarray(distogram_probs, dtype=np.float32)
+    length = probs.shape[0]
+    # Overflow gets value 0 so no [L, L, 64] slice copy is needed for the in-range moments.
+    centres = np.append(DISTOGRAM_CENTERS, 0.0).astype(probs.dtype)  # [65]
+    total = probs.sum(-1)  # [L, L] (1 for normalised rows)
+    p_far = probs[..., DISTOGRAM_BINS] / np.maximum(total, 1e-12)
+    p_in = np.clip(1.0 - p_far, 0.0, 1.0)
+    mass_in = np.maximum(total * p_in, 1e-12)
+    # [L, L, 65] @ [65, 2] -> [L, L, 2]: first and second moments (torch: numpy's threaded BLAS
+    # is pathologically slow on a busy 2-core machine)
+    moments = (torch.from_numpy(probs) @ torch.from_numpy(np.stack([centres, centres * centres], 1))).numpy()
+    mean_in = moments[..., 0] / mass_in  # [L, L]
+    var_in = np.maximum(moments[..., 1] / mass_in - mean_in ** 2, 0.0)
+    dist = p_in * mean_in + p_far * far_distance
+    weight = p_in / (1.0 + var_in)
+    dist = 0.5 * (dist + dist.T)
+    weight = 0.5 * (weight + weight.T)
+    idx = np.arange(length)
+    dist[idx, idx] = 0.0
+    weight[idx, idx] = 1.0
+    return dist.astype(np.float64), weight.astype(np.float64)
+

@@ -19,11 +19,14 @@ from dataclasses import replace
 
 import torch
 
-from foldlite.data.chains import ChainSet, CropSampler
+from foldlite.data.chains import ChainSet
+
+from foldlite.training.sampler import CropSampler
 from foldlite.config import MODEL_RECIPES, TrainConfig
 from foldlite.model.network import FoldliteModel, count_parameters
 from foldlite.model.precision import cpu_bf16_is_fast
-from foldlite.training.train import collate, compute_losses
+from foldlite.model.batch import collate
+from foldlite.training.losses import compute_losses
 
 RECIPES = MODEL_RECIPES
 

@@ -6,13 +6,13 @@
 
 torch is imported only when the folding API is first used, so I/O modules stay light.
 """
-__version__ = "0.1.0"
+from .version import __version__
 
-__all__ = ["fold", "fold_fasta", "load_model", "Prediction", "Structure", "__version__"]
+__all__ = ["fold", "fold_models", "fold_fasta", "load_model", "Prediction", "Structure", "__version__"]
 
 
 def __getattr__(name):
-    if name in ("fold", "fold_fasta", "load_model", "Prediction"):
+    if name in ("fold", "fold_models", "fold_fasta", "load_model", "Prediction"):
         from . import api
 
         return getattr(api, name)

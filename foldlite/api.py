@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from . import __version__
+from .version import __version__
 from .model.allocator import tune_allocator
 from .model.checkpoint import default_weights_path, model_from_checkpoint, read_checkpoint, sha256_of
 from .geometry.confidence import Calibration, expected_lddt
@@ -29,19 +29,15 @@ from .io.fasta import check_length, read_fasta
 from .geometry.reconstruct import reconstruct
 from .model.network import FoldliteModel
 from .model.precision import autocast_context
-from .templates.search import template_ca
 from .structure import Structure
-from .templates.features import TemplateFeatures, features_from_hits
-from .templates.restraints import (DEFAULT_MAX_EVALUE, combine, describe, find_templates, resolve_templates,
-                        template_restraints)
+from .templates.features import TemplateFeatures
+from .templates.library import resolve_templates
+from .templates.prepare import RESTRAIN_GEOMETRY, TemplateOptions, prepare_templates
+from .templates.search import DEFAULT_MAX_EVALUE
 from .tokenizer import normalize_sequence, encode_canonical
 
 MIN_LENGTH = 10  # residues; shorter peptides have no fold for a distogram to describe
 MAX_LENGTH = 2000  # residues; memory grows as L² (see README "Limits")
-# Template restraints are also mixed into the distogram before the geometry by default: on the valid
-# split (40 chains, step-2000 weights) chains with a >= 30 % template reached mean TM 0.517 with the
-# network's template features alone and 0.826 with restraints and the template start added.
-RESTRAIN_GEOMETRY = True
 
 
 class DeviceError(ValueError):
@@ -234,19 +230,37 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
          num_restarts: int = 3, templates="auto", exclude_templates=(),
          max_template_identity: float | None = None,
          restrain_geometry: bool | None = None, template_start: bool = True,
-         template_evalue: float | None = None) -> Prediction | list[Prediction]:
-    """Fold one sequence. Returns a Prediction, or a list ranked by mean pLDDT when num_models > 1.
+         template_evalue: float | None = None) -> Prediction:
+    """Fold one sequence into one Prediction (for several structures ranked by pLDDT: fold_models).
 
-    The network runs once; the `num_models` structures come from geometry seeds seed, seed+1, ...
     templates: "auto" (the shipped structure library when present), None or "none" (network only),
-    a library path (cached per process) or a foldlite.library.Library. Templates found
-    (foldlite.templates.find_templates) are the network's template input; restrain_geometry also
-    mixes their distance distributions into the distogram the geometry uses (default
-    RESTRAIN_GEOMETRY, True). exclude_templates (chain names) and
-    max_template_identity (e.g. 0.95) keep the query itself and its copies out, for benchmarking.
-    template_evalue: the search's E-value cut-off (default foldlite.templates.DEFAULT_MAX_EVALUE).
-    template_start: also refine from the best template's Cα trace (foldlite.search.template_ca), beside
-    the usual restarts; the lowest-energy result wins either way.
+    a library path (cached per process) or a foldlite.templates.library.Library. The templates found
+    are the network's template input; restrain_geometry also mixes their distance distributions
+    into the distogram the geometry uses (default True, see foldlite.templates.prepare).
+    exclude_templates (chain names) and max_template_identity (e.g. 0.95) keep the query itself and
+    its copies out, for benchmarking. template_evalue: the search's E-value cut-off (default
+    foldlite.templates.search.DEFAULT_MAX_EVALUE). template_start: also refine from the best
+    template's Cα trace beside the usual restarts; the lowest-energy result wins either way.
+    num_models: must be 1 (kept so that older calls asking for several get a clear message).
+    """
+    if num_models > 1:
+        raise ValueError(f"fold() returns one Prediction; for num_models={num_models} ranked structures "
+                         f"call foldlite.fold_models(sequence, num_models={num_models}, ...)")
+    return fold_models(sequence, model, seed, num_models, device, record_id, keep_attention, num_restarts,
+                       templates, exclude_templates, max_template_identity, restrain_geometry, template_start,
+                       template_evalue)[0]
+
+
+def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,
+                device: str | None = "cpu", record_id: str = "query", keep_attention: bool = True,
+                num_restarts: int = 3, templates="auto", exclude_templates=(),
+                max_template_identity: float | None = None,
+                restrain_geometry: bool | None = None, template_start: bool = True,
+                template_evalue: float | None = None) -> list[Prediction]:
+    """Fold one sequence into `num_models` Predictions ranked by mean pLDDT (options as fold()).
+
+    The pipeline, in data-flow order: check -> templates -> network -> restraints -> geometry ->
+    Prediction. The network runs once; the structures come from geometry seeds seed, seed+1, ...
     """
     if num_models < 1:
         raise ValueError(f"num_models must be at least 1, got {num_models}")
@@ -254,35 +268,26 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     check_length(record_id, sequence, MIN_LENGTH, MAX_LENGTH)
     model = model or _default_model(device)
     library = resolve_templates(templates)  # before the network: a bad library path fails fast
+    options = TemplateOptions(
+        max_evalue=DEFAULT_MAX_EVALUE if template_evalue is None else template_evalue,
+        exclude_names=tuple(exclude_templates), max_identity=max_template_identity,
+        restrain_geometry=RESTRAIN_GEOMETRY if restrain_geometry is None else restrain_geometry,
+        start=template_start)
+
     tick = time.perf_counter()
-    hits, used, features = [], [], None
-    if library is not None:
-        hits = find_templates(sequence, library, exclude_names=exclude_templates,
-                              max_identity=max_template_identity,
-                              max_evalue=DEFAULT_MAX_EVALUE if template_evalue is None else template_evalue)
-        used = [describe(hit) for hit in hits]
-        features = features_from_hits(hits, library, sequence)
+    found = prepare_templates(sequence, library, options)
     templates_s = time.perf_counter() - tick
 
-    start = time.perf_counter()
-    net = run_network(model, sequence, keep_attention, templates=features)
-    network_s = time.perf_counter() - start
-    del features
+    tick = time.perf_counter()
+    net = run_network(model, sequence, keep_attention, templates=found.features)
+    network_s = time.perf_counter() - tick
+    found.features = None  # [T, L, L]: not needed any more
 
     tick = time.perf_counter()
-    distogram, torsion, restrained = net.distogram, net.ca_torsion, None
-    if restrain_geometry is None:
-        restrain_geometry = RESTRAIN_GEOMETRY
-    trusted = any(t["weight"] > 0 for t in used)  # some template above the identity floor
-    if restrain_geometry and trusted:
-        restraints = template_restraints(hits, library, len(sequence))
-        distogram, torsion = combine(net.distogram, net.ca_torsion, restraints)
-        restrained = distogram
-        del restraints  # its [L, L, 65] distogram is not needed during the geometry
-    starts = []
-    if template_start and trusted:
-        starts = [template_ca(hits[0], library, len(sequence))]
+    distogram, torsion = found.restrain(net.distogram, net.ca_torsion)
+    starts = found.starts()
     templates_s += time.perf_counter() - tick
+
     predictions = []
     for k in range(num_models):
         tick = time.perf_counter()
@@ -290,24 +295,29 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
         # so every seed really gives a different structure
         result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
                              clean_restarts=2 if k == 0 else 0, extra_starts=starts)
-        raw = expected_lddt(distogram, result.coords[:, 4])  # the distribution the geometry used
-        plddt = model.calibration(raw)
+        structure = _structure(result.coords, sequence, record_id, model.calibration, distogram)
         geometry_s = time.perf_counter() - tick
-        # predicted coordinates have no absolute frame: centre them (Cα centroid at the origin) so long
-        # chains stay inside the fixed-width PDB coordinate columns
-        coords = result.coords - result.coords[:, 1].mean(axis=0)
-        structure = Structure(sequence=sequence, coords=coords, confidence=plddt, name=record_id)
         predictions.append(Prediction(
             id=record_id, sequence=sequence, structure=structure, distogram=net.distogram,
             ss3_probs=net.ss3, attention=net.attention, seed=seed + k,
             timings={"network": network_s, "templates": templates_s, "geometry": geometry_s,
                      "total": network_s + templates_s + geometry_s},
-            model_version=model.version, geometry_loss=result.loss, templates=used,
-            restrained_distogram=restrained))
+            model_version=model.version, geometry_loss=result.loss, templates=found.used,
+            restrained_distogram=distogram if found.restrains else None))
     predictions.sort(key=lambda p: -p.mean_plddt)
     for rank, prediction in enumerate(predictions, start=1):
         prediction.rank = rank
-    return predictions[0] if num_models == 1 else predictions
+    return predictions
+
+
+def _structure(coords: np.ndarray, sequence: str, record_id: str, calibration: Calibration,
+               distogram: np.ndarray) -> Structure:
+    """Backbone [L, 5, 3] -> Structure with pLDDT from the distogram the geometry used."""
+    plddt = calibration(expected_lddt(distogram, coords[:, 4]))
+    # predicted coordinates have no absolute frame: centre them (Cα centroid at the origin) so long
+    # chains stay inside the fixed-width PDB coordinate columns
+    coords = coords - coords[:, 1].mean(axis=0)
+    return Structure(sequence=sequence, coords=coords, confidence=plddt, name=record_id)
 
 
 def fold_fasta(path: str | os.PathLike, model: LoadedModel | None = None, **kwargs) -> Iterator[Prediction]:

@@ -25,7 +25,10 @@ class PairConfig:
     num_blocks: int = 12
     dilations: tuple[int, ...] = (1, 2, 4, 8)
     max_relative_position: int = 32
-    templates: bool = True  # template features enter the pair map (foldlite.template_features)
+    templates: bool = True  # template features enter the pair map (foldlite.templates.features)
+    # rank of the low-rank outer product of residue features: 16 x 16 = 256 products per pair is
+    # already 4x the pair channels; weights from before this field existed used 16
+    outer_rank: int = 16
 
 
 @dataclass(frozen=True)

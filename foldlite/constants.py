@@ -24,6 +24,10 @@ TORSION_BINS = 36
 TORSION_EDGES = np.linspace(-np.pi, np.pi, TORSION_BINS + 1)
 TORSION_CENTERS = 0.5 * (TORSION_EDGES[:-1] + TORSION_EDGES[1:])
 
+# Sequence identity at and above which a hit is a copy of the query, not a template: benchmarks
+# exclude such hits, and training never uses them as templates.
+COPY_IDENTITY = 0.95
+
 # 3-state secondary structure from DSSP's 8 states.
 SS3_ALPHABET = "HEC"  # helix, strand, coil
 DSSP_TO_SS3 = {"H": "H", "G": "H", "I": "H", "E": "E", "B": "E"}  # anything else -> C
@@ -35,6 +39,8 @@ CA_C_LENGTH = 1.525
 C_N_LENGTH = 1.329
 C_O_LENGTH = 1.231
 CA_CB_LENGTH = 1.522
+# A longer Cα–Cα step is a chain break (unobserved residues); as in the training-set README.
+CHAIN_BREAK_CA_CA = 4.2
 
 
 def distance_to_class(distance: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ def chainset():
 def library_path(tmp_path_factory):
     """A structure library built once from the sample chain set (shared by search and template tests)."""
     from foldlite.data.chains import sample_chainset_path
-    from foldlite.templates.library import build_library
+    from foldlite.templates.build import build_library
 
     path = tmp_path_factory.mktemp("library") / "sample_library.npz"
     build_library(sample_chainset_path(), path)

@@ -206,14 +206,14 @@ def test_a_record_that_fails_to_fold_gives_exit_1_and_the_rest_are_written(tmp_p
                                                                             monkeypatch, capsys):
     import foldlite.api
 
-    real_fold = foldlite.api.fold
+    real_fold = foldlite.api.fold_models
 
     def failing_fold(sequence, **kwargs):
         if kwargs.get("record_id") == "p2":
             raise RuntimeError("simulated failure")
         return real_fold(sequence, **kwargs)
 
-    monkeypatch.setattr(foldlite.api, "fold", failing_fold)
+    monkeypatch.setattr(foldlite.api, "fold_models", failing_fold)
     out = tmp_path / "out"
     assert main(["fold", _fasta(tmp_path, GOOD), "-o", str(out), "--no-plots", "--weights", tiny_weights]) == 1
     assert (out / "p1.pdb").exists() and not (out / "p2.pdb").exists()

@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 from foldlite.api import fold, load_model  # noqa: E402
 from foldlite.evaluation.benchmark import TEMPLATE_MAX_IDENTITY, nearest_template, select_chains  # noqa: E402
 from foldlite.data.chains import ChainSet  # noqa: E402
-from foldlite.templates.library import Library, build_library, default_library_path, load_library  # noqa: E402
+from foldlite.templates.library import Library, default_library_path, load_library  # noqa: E402
+from foldlite.templates.build import build_library  # noqa: E402
 from foldlite.evaluation.metrics import lddt_ca, tm_score  # noqa: E402
 from foldlite.templates.search import kmer_index  # noqa: E402
 

@@ -17,12 +17,12 @@ import numpy as np
 
 from ..io.pdb import STRUCTURE_SUFFIXES, StructureFileError, read_chains
 from ..io.safe_io import atomic_write_bytes
+from ..constants import CHAIN_BREAK_CA_CA
 from ..tokenizer import STANDARD_RESIDUES
 from .dssp import assign_secondary_structure
 
 __all__ = ["BuildReport", "ChainsetBuildError", "build_chainset"]
 
-CHAIN_BREAK_CA_CA = 4.2  # Å, as in the training-set README
 XYZ_LIMIT = 327.0  # Å from the center; int16 in 0.01 Å holds ±327.67
 
 

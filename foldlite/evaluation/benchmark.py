@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.chains import ChainSet, make_example
-from ..constants import SS3_ALPHABET
+from ..constants import COPY_IDENTITY, SS3_ALPHABET
 from ..templates.library import Library, load_library
 from ..geometry.backbone import ideal_helix_ca
 from .metrics import contact_precision, lddt_ca, tm_score
@@ -23,7 +23,7 @@ CSV_FIELDS = ["name", "length", "method", "tm_score", "gdt_ts", "lddt_ca", "rmsd
               "q3", "mean_plddt", "plddt_lddt_pearson", "seconds",
               # nearest_template rows only: the hit used ("none" when it fell back to the ideal helix)
               "template", "template_identity", "template_coverage", "template_evalue"]
-TEMPLATE_MAX_IDENTITY = 0.95  # hits at least this identical to the query are copies of it, not templates
+TEMPLATE_MAX_IDENTITY = COPY_IDENTITY  # hits at least this identical to the query are copies of it, not templates
 
 
 def select_chains(chainset: ChainSet, split: str, limit: int | None, min_length: int, max_length: int,
@@ -42,7 +42,8 @@ def nearest_template(sequence: str, library, exclude_names=(), max_identity: flo
     exclude_names: library chains to skip (the query itself); max_identity: skip hits this identical or
     more (other copies of the query).
     """
-    from ..templates.search import search, template_ca
+    from ..templates.search import search
+    from ..templates.restraints import template_ca
 
     hits = search(sequence, library, max_hits=1, exclude_names=exclude_names, max_identity=max_identity)
     if not hits:
@@ -72,7 +73,7 @@ def _templated_fold_row(chain, model, library, seed: int) -> dict:
 
     tick = time.perf_counter()
     prediction = fold(chain.sequence, model=model, seed=seed, keep_attention=False, record_id=chain.name,
-                      templates=library, exclude_templates=(chain.name,), max_template_identity=0.95)
+                      templates=library, exclude_templates=(chain.name,), max_template_identity=TEMPLATE_MAX_IDENTITY)
     seconds = time.perf_counter() - tick
     true_ca = chain.backbone[:, 1]
     tm = tm_score(prediction.structure.ca, true_ca)

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..geometry.vectors import kabsch_rmsd
-
-from .metrics import lddt_ca, tm_score
 from ..structure import Structure
+from ..templates.alignment import compare_aligner
+from .metrics import lddt_ca, tm_score
 
 MIN_ALIGNED_IDENTITY = 0.9  # identical fraction of aligned pairs: below this, these are not the same protein
 MIN_ALIGNED_RESIDUES = 3
@@ -20,12 +20,7 @@ class AlignmentError(ValueError):
 
 def align_residues(model_sequence: str, reference_sequence: str) -> tuple[np.ndarray, np.ndarray]:
     """Global alignment (BLOSUM62, affine gaps) -> indices (model [n], reference [n]) of aligned pairs."""
-    from Bio import Align
-    from Bio.Align import substitution_matrices
-
-    aligner = Align.PairwiseAligner(mode="global", open_gap_score=-10, extend_gap_score=-0.5)
-    aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
-    alignment = aligner.align(model_sequence, reference_sequence)[0]
+    alignment = compare_aligner().align(model_sequence, reference_sequence)[0]
     model_idx, ref_idx = [], []
     for (m0, m1), (r0, r1) in zip(*alignment.aligned):
         model_idx.extend(range(m0, m1))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constants import CA_C_LENGTH, CA_CA_DISTANCE, C_N_LENGTH, C_O_LENGTH, N_CA_LENGTH
+from ..constants import CA_C_LENGTH, CA_CA_DISTANCE, CHAIN_BREAK_CA_CA, C_N_LENGTH, C_O_LENGTH, N_CA_LENGTH
 from .vectors import dihedral, rotation_between, unit
 
 # Backbone model, fitted by `fit_backbone_model` on 3,000 random training chains of
@@ -209,7 +209,7 @@ def fit_backbone_model(chains: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray
     """Least-squares fit of the backbone model on real chains ([L, 4, 3] arrays N, CA, C, O).
 
     Returns (W [21, 9], cb_offset [3]). Residues within two of an end or of a chain break
-    (CA–CA > 4.2 Å) are skipped. This is how BACKBONE_W / CB_OFFSET below were produced.
+    (CA–CA > CHAIN_BREAK_CA_CA) are skipped. This is how BACKBONE_W / CB_OFFSET below were produced.
     """
     feats, targets, cb_local = [], [], []
     for chain in chains:
@@ -219,7 +219,7 @@ def fit_backbone_model(chains: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray
             continue
         keep = np.ones(len(ca), bool)
         keep[:2] = keep[-2:] = False
-        for brk in np.nonzero(np.linalg.norm(np.diff(ca, axis=0), axis=-1) > 4.2)[0]:
+        for brk in np.nonzero(np.linalg.norm(np.diff(ca, axis=0), axis=-1) > CHAIN_BREAK_CA_CA)[0]:
             keep[max(0, brk - 1):brk + 3] = False
         if not keep.any():
             continue

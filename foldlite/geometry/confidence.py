@@ -81,26 +81,22 @@ class Calibration:
 
 
 def fit_calibration(raw_scores: np.ndarray, true_lddt: np.ndarray, num_knots: int = 12) -> Calibration:
-    """Fit raw -> 100 * true lDDT: means in equal-count bins, made monotone (pool adjacent violators)."""
+    """Fit raw -> 100 * true lDDT: means in `num_knots` equal-count bins, made monotone by isotonic
+    regression (pool adjacent violators, weighted by bin size); each pooled knot sits at the mean
+    raw score of its residues."""
+    from scipy.optimize import isotonic_regression
+
     raw_scores = np.asarray(raw_scores, dtype=np.float64)
     true_lddt = np.asarray(true_lddt, dtype=np.float64)
     keep = np.isfinite(raw_scores) & np.isfinite(true_lddt)
     raw_scores, true_lddt = raw_scores[keep], true_lddt[keep]
     order = np.argsort(raw_scores)
     groups = [g for g in np.array_split(order, num_knots) if len(g)]
-    xs = [float(raw_scores[g].mean()) for g in groups]
-    ys = [float(true_lddt[g].mean()) * 100 for g in groups]
-    counts = [len(g) for g in groups]
-    # pool adjacent violators: merge neighbours until y is non-decreasing in x
-    i = 0
-    while i < len(ys) - 1:
-        if ys[i] > ys[i + 1]:
-            n = counts[i] + counts[i + 1]
-            xs[i] = (xs[i] * counts[i] + xs[i + 1] * counts[i + 1]) / n
-            ys[i] = (ys[i] * counts[i] + ys[i + 1] * counts[i + 1]) / n
-            counts[i] = n
-            del xs[i + 1], ys[i + 1], counts[i + 1]
-            i = max(i - 1, 0)
-        else:
-            i += 1
-    return Calibration(tuple(xs), tuple(ys))
+    xs = np.array([raw_scores[g].mean() for g in groups])
+    ys = np.array([true_lddt[g].mean() * 100 for g in groups])
+    counts = np.array([len(g) for g in groups], dtype=np.float64)
+    fit = isotonic_regression(ys, weights=counts, increasing=True)
+    bounds = list(zip(fit.blocks[:-1], fit.blocks[1:]))  # [start, end) of each pooled block
+    knots_x = [float(np.average(xs[a:b], weights=counts[a:b])) for a, b in bounds]
+    knots_y = [float(fit.x[a]) for a, _ in bounds]
+    return Calibration(tuple(knots_x), tuple(knots_y))

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constants import CONTACT_CLASSES, DISTOGRAM_CENTERS, SS3_ALPHABET
+from ..constants import CONTACT_CLASSES, DISTOGRAM_CENTERS, DISTOGRAM_MAX, SS3_ALPHABET
+from .viz import PLDDT_BANDS
 
 SS_COLOURS = {"H": "#d62728", "E": "#1f77b4", "C": "#bbbbbb"}
 
 
 def expected_distance_map(distogram: np.ndarray) -> np.ndarray:
-    """Expected Cβ distance [L, L] in Å with the > 22 Å class counted as 22 Å (for display only)."""
-    centers = np.append(DISTOGRAM_CENTERS, 22.0)
+    """Expected Cβ distance [L, L] in Å with the > 22 Å class counted as 22 Å: the top of the colour
+    scale (display only; the geometry counts it as FAR_DISTANCE)."""
+    centers = np.append(DISTOGRAM_CENTERS, DISTOGRAM_MAX)
     return distogram @ centers
 
 
@@ -44,7 +46,8 @@ def plot_prediction(prediction, path=None):
     ax_plddt = fig.add_subplot(grid[0, 1])
     residues = np.arange(1, length + 1)
     ax_plddt.plot(residues, prediction.plddt, color="#333333", lw=1.2)
-    for low, high, colour in ((90, 100, "#0053d6"), (70, 90, "#65cbf3"), (50, 70, "#ffdb13"), (0, 50, "#ff7d45")):
+    highs = [100] + [low for low, _ in PLDDT_BANDS[:-1]]  # each band runs from its threshold to the one above
+    for (low, colour), high in zip(PLDDT_BANDS, highs):
         ax_plddt.axhspan(low, high, color=colour, alpha=0.15, lw=0)
     ax_plddt.set_ylim(0, 100)
     ax_plddt.set_xlim(1, max(length, 2))

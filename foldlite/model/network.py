@@ -166,9 +166,10 @@ class PairStack(nn.Module):
         c = config.channels
         self.left = nn.Linear(d_model, c)
         self.right = nn.Linear(d_model, c)
-        self.outer_left = nn.Linear(d_model, 16)
-        self.outer_right = nn.Linear(d_model, 16)
-        self.outer_proj = nn.Linear(16 * 16, c)
+        rank = config.outer_rank
+        self.outer_left = nn.Linear(d_model, rank)
+        self.outer_right = nn.Linear(d_model, rank)
+        self.outer_proj = nn.Linear(rank * rank, c)
         self.relative_position = nn.Embedding(2 * config.max_relative_position + 1, c)
         self.attention_proj = nn.Linear(attention_channels, c)
         self.template = TemplateEmbedding(c) if config.templates else None
@@ -185,14 +186,14 @@ class PairStack(nn.Module):
         batch, length, _ = s.shape
         # outer sum: [B, L, 1, C_z] + [B, 1, L, C_z], the one full-size map; every other feature is
         # computed for PAIR_ROW_CHUNK rows at a time and added into it (at L = 2000 a [B, L, L, C_z]
-        # map is 1 GB, the 16 x 16 outer product alone would be 4 GB)
+        # map is 1 GB, the R x R = 16 x 16 outer product alone would be 4 GB)
         z = self.left(s)[:, :, None, :] + self.right(s)[:, None, :, :]
-        left, right = self.outer_left(s), self.outer_right(s)  # [B, L, 16]
+        left, right = self.outer_left(s), self.outer_right(s)  # [B, L, R] (R = outer_rank)
         buckets = relative_position_buckets(length, self.config.max_relative_position, s.device)  # [L, L]
         use_templates = templates is not None and self.template is not None
         for start in range(0, length, PAIR_ROW_CHUNK):
             rows = slice(start, start + PAIR_ROW_CHUNK)
-            # low-rank outer product [B, r, L, 16, 16] -> [B, r, L, C_z]
+            # low-rank outer product [B, r, L, R, R] -> [B, r, L, C_z] (r rows of this chunk)
             outer = torch.einsum("bia,bjc->bijac", left[:, rows], right)
             features = self.outer_proj(outer.reshape(batch, outer.shape[1], length, -1))
             features = features + self.relative_position(buckets[rows])[None]

@@ -3,8 +3,8 @@
 The network (foldlite.model.PairStack) reads, for each of up to T templates and each query pair
 (i, j), the template's Cβ–Cβ distance between the residues aligned to i and j, plus three
 per-residue numbers. This module only builds those arrays; the same builder serves inference
-(hits from foldlite.search) and training (alignments to other chains of the same train cluster,
-see TemplatePicker), so the network sees the same kind of input in both.
+(hits from foldlite.templates.search) and training (alignments to other chains of the same train
+cluster, see foldlite.training.sampler.TemplatePicker), so the network sees the same kind of input in both.
 
     features = features_from_hits(hits, library, len(sequence))   # TemplateFeatures or None
 
@@ -67,69 +67,3 @@ def features_from_hits(hits, library, query: str, max_templates: int = MAX_TEMPL
     built = [one_template(query, library.sequence(hit.index), library.cb(hit.index), hit.query_idx,
                           hit.target_idx, hit.identity) for hit in list(hits)[:max_templates]]
     return stack(built)
-
-
-class TemplatePicker:
-    """Training templates: other chains of the same 30 % train cluster, aligned like a search hit.
-
-    A full library search per training crop would cost ~0.5 s; a chain's real homologues in the
-    train split are, by construction of the clusters, almost all in its own cluster, so aligning a
-    few random cluster mates (Smith–Waterman, the search's scoring) gives the same kind of hit for
-    ~5 ms. Hits must pass E-value <= 1e-3 against the library's size (stricter than inference's
-    0.1, which was tuned later) and coverage >= 0.3; and like any honest template, the chain itself and
-    near-identical copies (identity >= 0.95) are never used. With probability `drop` a crop gets no
-    templates at all, so the network keeps learning the single-sequence mode.
-    """
-
-    def __init__(self, chainset, clusters: list[np.ndarray], rng: np.random.Generator, drop: float = 0.2,
-                 max_templates: int = 2, max_identity: float = 0.95, min_coverage: float = 0.3,
-                 max_evalue: float = 1e-3, tries: int = 4):
-        """clusters: chain indices grouped by 30 % cluster (CropSampler.groups); templates come only
-        from these chains, so only from the sampler's split."""
-        from .search import _aligner
-
-        self.chainset = chainset
-        self.rng = rng
-        self.drop = drop
-        self.max_templates = max_templates
-        self.max_identity = max_identity
-        self.min_coverage = min_coverage
-        self.max_evalue = max_evalue
-        self.tries = tries
-        self.aligner = _aligner()
-        self.library_residues = int(sum(chainset.lengths[members].sum() for members in clusters))
-        self.mates: dict[int, np.ndarray] = {}
-        for members in clusters:
-            if len(members) > 1:
-                for member in members:
-                    self.mates[int(member)] = members[members != member]
-
-    def _align(self, query: str, index: int):
-        from .search import aligned_pairs, evalue
-
-        target = self.chainset.sequence(index)
-        alignment = self.aligner.align(query, target)[0]
-        if evalue(alignment.score, len(query), self.library_residues) > self.max_evalue:
-            return None
-        if len(alignment.aligned[0]) == 0:
-            return None
-        query_idx, target_idx, identity = aligned_pairs(alignment, query, target)
-        if identity >= self.max_identity or len(query_idx) / len(query) < self.min_coverage:
-            return None
-        return one_template(query, target, self.chainset.chain(index).cb, query_idx, target_idx, identity)
-
-    def pick(self, index: int) -> TemplateFeatures | None:
-        """Features for the whole chain `index` (crop them with .crop), or None."""
-        mates = self.mates.get(int(index))
-        if mates is None or self.rng.random() < self.drop:
-            return None
-        wanted = int(self.rng.integers(1, self.max_templates + 1))
-        query = self.chainset.sequence(int(index))
-        built = []
-        for mate in self.rng.permutation(mates)[:self.tries]:
-            template = self._align(query, int(mate))
-            if template is not None:
-                built.append(template)
-                if len(built) == wanted:
-                    break
-        return stack(built)

@@ -17,28 +17,17 @@ can still be pulled back where the network is confident.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
+from ..constants import (CA_CA_DISTANCE, CHAIN_BREAK_CA_CA, DISTOGRAM_BINS, DISTOGRAM_MAX, NUM_DISTOGRAM_CLASSES,
+                         TORSION_BINS)
 from ..geometry.backbone import ca_virtual_torsions
-from ..constants import DISTOGRAM_BINS, DISTOGRAM_MAX, NUM_DISTOGRAM_CLASSES, TORSION_BINS
 from ..geometry.distances import distogram_from_distances, torsion_probs_from_angles
 from ..geometry.vectors import pairwise_distances
-from .library import Library, default_library_path, load_library
-from .search import Hit, search
-
-# Search thresholds. The E-value is the number of hits this good expected by chance in the whole
-# library: 0.1 admits about one chance template per ten queries, whose low identity then earns it
-# little trust (template_weight). Chosen on the valid split (40 chains, library train + valid, see
-# tools/eval_templates.py): mean TM 0.669 at E <= 1e-3, 0.696 at 0.1, 0.693 at 1; hits at E 0.01-0.05
-# still carried the fold (copied, TM 0.53-0.76), hits at E ~ 2 did not. The search's own default,
-# 10, is for browsing and would hand the geometry random structures.
-DEFAULT_MAX_EVALUE = 0.1
-DEFAULT_MIN_COVERAGE = 0.3  # aligned query residues / query length; shorter hits restrain too little
-DEFAULT_MAX_TEMPLATES = 4
+from .library import Library
+from .search import Hit
 
 # Trust in a template, from its identity: w = clip((identity - IDENTITY_FLOOR) / IDENTITY_SPAN, 0, MAX_WEIGHT).
 # Below ~10 % identity an alignment says little about the structure (w = 0); from ~35 % on, a
@@ -58,7 +47,6 @@ DISTANCE_SIGMA_SLOPE = 0.7  # ... plus this many Å per unit of (1 - identity): 
 TORSION_SIGMA = np.deg2rad(15.0)  # at 100 % identity ...
 TORSION_SIGMA_SLOPE = np.deg2rad(30.0)  # ... plus this per unit of (1 - identity)
 
-MAX_CA_STEP = 4.2  # Å; a longer Cα–Cα step in a template is a chain break (unobserved residues)
 OVERFLOW = DISTOGRAM_BINS  # index of the "> 22 Å" class
 _ROW_CHUNK = 64  # query rows processed at once (bounds the temporaries at ~100 MB for L = 2000)
 
@@ -78,38 +66,10 @@ class TemplateRestraints(NamedTuple):
     residue_weight: np.ndarray
 
 
-# ------------------------------------------------------------------------------------------- search
-
-def find_templates(sequence: str, library: Library, max_templates: int = DEFAULT_MAX_TEMPLATES,
-                   min_coverage: float = DEFAULT_MIN_COVERAGE, max_evalue: float = DEFAULT_MAX_EVALUE,
-                   exclude_names: Iterable[str] = (), max_identity: float | None = None) -> list[Hit]:
-    """Up to `max_templates` library hits usable as templates, best (highest score) first.
-
-    A hit must have E-value <= max_evalue (default 0.1, see DEFAULT_MAX_EVALUE) and cover at least
-    `min_coverage` of the query. exclude_names and max_identity are passed to
-    foldlite.search.search (e.g. leave out the query itself and hits >= 95 % identical to it when
-    benchmarking).
-    """
-    if max_templates < 1:
-        return []
-    # ask for a few more than needed: some may fail the coverage test
-    hits = search(sequence, library, max_hits=3 * max_templates, max_evalue=max_evalue,
-                  exclude_names=exclude_names, max_identity=max_identity)
-    return [hit for hit in hits if hit.coverage >= min_coverage][:max_templates]
-
 
 def template_weight(identity: float) -> float:
     """Trust in a template of this sequence identity, in [0, MAX_WEIGHT]."""
     return float(np.clip((identity - IDENTITY_FLOOR) / IDENTITY_SPAN, 0.0, MAX_WEIGHT))
-
-
-def describe(hit: Hit) -> dict:
-    """JSON-ready summary of a template (ranges 1-based, inclusive, like `foldlite search`)."""
-    return {"name": hit.name, "identity": round(hit.identity, 4), "coverage": round(hit.coverage, 4),
-            "evalue": float(f"{hit.evalue:.3g}"), "aligned_residues": hit.aligned_length,
-            "query_range": [hit.query_start + 1, hit.query_end],
-            "template_range": [hit.target_start + 1, hit.target_end],
-            "weight": round(template_weight(hit.identity), 4)}
 
 
 # ---------------------------------------------------------------------------------------- restraints
@@ -123,7 +83,7 @@ def _template_torsions(hit: Hit, library: Library, query_length: int) -> tuple[n
     """
     ca = library.ca(hit.index)  # [Lt, 3]
     torsion = ca_virtual_torsions(ca)  # [Lt], NaN at the ends
-    unbroken = np.linalg.norm(np.diff(ca, axis=0), axis=1) < MAX_CA_STEP  # [Lt - 1] step t -> t+1
+    unbroken = np.linalg.norm(np.diff(ca, axis=0), axis=1) < CHAIN_BREAK_CA_CA  # [Lt - 1] step t -> t+1
     target_of = np.full(query_length, -1, dtype=np.int64)  # [L] template residue of each query residue
     target_of[hit.query_idx] = hit.target_idx
     i = np.arange(1, max(query_length - 2, 1))  # residues with i - 1 and i + 2 inside the query
@@ -218,41 +178,72 @@ def combine(pred_distogram: np.ndarray, pred_torsion: np.ndarray | None,
     return out, torsion
 
 
-# ------------------------------------------------------------------------------------------ libraries
+# ------------------------------------------------------------------------------------ template model
 
-_LIBRARIES: dict[tuple, Library] = {}  # (resolved path, mtime, size) -> Library (with its search index)
+def _fill_gap(a: np.ndarray, b: np.ndarray, missing: int, away: np.ndarray) -> np.ndarray:
+    """Cα [missing, 3] between a and b [3], `missing` + 1 equal steps.
 
-
-def cached_library(path: str | os.PathLike) -> Library:
-    """load_library with a per-process cache: loading takes ~1 s and the first search builds a k-mer
-    index (~1 s) kept on the Library, so reusing it makes folding many sequences cheap. A file
-    replaced on disk (new mtime or size) is loaded again."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        return load_library(path)  # raises LibraryError with the usual message
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    if key not in _LIBRARIES:
-        _LIBRARIES.clear()  # one library at a time: a full one holds ~80 MB with its index
-        _LIBRARIES[key] = load_library(path)
-    return _LIBRARIES[key]
-
-
-def resolve_templates(templates) -> Library | None:
-    """The `templates` argument of fold() -> a Library, or None for no templates.
-
-    "auto": the shipped library (foldlite/weights/library.npz) when present, else None;
-    None or "none": no templates; a path: that library (LibraryError if missing or broken);
-    a Library: itself.
+    When a and b are at least (missing + 1) x 3.8 Å apart: evenly spaced on the straight line (the
+    steps are then stretched; nothing better is known). Closer: on a circular arc through a and b,
+    bowed towards `away` (made perpendicular to a-b), with steps of exactly 3.8 Å.
     """
-    if templates is None or isinstance(templates, Library):
-        return templates
-    if isinstance(templates, str) and templates.lower() == "none":
-        return None
-    if isinstance(templates, str) and templates.lower() == "auto":
-        path = default_library_path()
-        return cached_library(path) if path.is_file() else None
-    if isinstance(templates, (str, os.PathLike)):
-        return cached_library(templates)
-    raise TypeError(f"templates must be 'auto', 'none', None, a library path or a Library, "
-                    f"got {type(templates).__name__}")
+    steps = missing + 1
+    span = float(np.linalg.norm(b - a))
+    if span >= steps * CA_CA_DISTANCE:
+        return a + (np.arange(1, steps) / steps)[:, None] * (b - a)
+    u = (b - a) / span if span > 1e-6 else np.array([1.0, 0.0, 0.0])  # along the chord
+    w = away - np.dot(away, u) * u  # bulge direction, perpendicular to the chord
+    if np.linalg.norm(w) < 1e-6:  # `away` along the chord: any perpendicular will do
+        w = np.cross(u, [1.0, 0.0, 0.0] if abs(u[0]) < 0.9 else [0.0, 1.0, 0.0])
+    w /= np.linalg.norm(w)
+    # Arc of angle θ cut into `steps` chords of 3.8 Å: radius r = 3.8 / (2 sin(θ / 2n)) and the chord
+    # a-b = 2 r sin(θ/2), so sin(θ/2) / sin(θ / 2n) = span / 3.8; the left side falls from n to 0 as θ
+    # goes from 0 to 2π: bisect.
+    target = span / CA_CA_DISTANCE
+    low, high = 1e-9, 2.0 * np.pi
+    for _ in range(60):
+        theta = 0.5 * (low + high)
+        if np.sin(theta / 2) / np.sin(theta / (2 * steps)) > target:
+            low = theta
+        else:
+            high = theta
+    theta = 0.5 * (low + high)
+    radius = CA_CA_DISTANCE / (2.0 * np.sin(theta / (2 * steps)))
+    psi = -theta / 2 + np.arange(1, steps) * theta / steps  # [missing] angles from the arc's apex
+    # centre of the circle at (span/2) u - r cos(θ/2) w from a; a at ψ = -θ/2, b at ψ = θ/2
+    along = span / 2 + radius * np.sin(psi)
+    up = radius * (np.cos(psi) - np.cos(theta / 2))
+    return a + along[:, None] * u + up[:, None] * w
+
+
+def template_ca(hit: Hit, library: Library, query_length: int) -> np.ndarray:
+    """Cα trace [query_length, 3] Å for the query built from a hit's template.
+
+    Aligned query residues take their template residue's Cα. Unaligned residues between two aligned
+    ones are spaced evenly between them: on the straight line, or, when that would make steps shorter
+    than 3.8 Å, on an arc bowed away from the aligned residues' centre with 3.8 Å steps. Unaligned ends
+    continue straight from the first/last aligned residue along the nearest step, 3.8 Å per residue.
+    """
+    target = library.ca(hit.index)  # [Lt, 3]
+    out = np.full((query_length, 3), np.nan)
+    out[hit.query_idx] = target[hit.target_idx]
+    aligned = np.sort(hit.query_idx)
+    centre = out[aligned].mean(axis=0)
+    for left, right in zip(aligned[:-1], aligned[1:]):
+        if right - left > 1:
+            a, b = out[left], out[right]
+            out[left + 1:right] = _fill_gap(a, b, right - left - 1, 0.5 * (a + b) - centre)
+
+    def direction(frm: np.ndarray, to: np.ndarray) -> np.ndarray:
+        v = to - frm
+        norm = np.linalg.norm(v)
+        return v / norm if norm > 1e-6 else np.array([1.0, 0.0, 0.0])
+
+    first, last = int(aligned[0]), int(aligned[-1])
+    if first > 0:  # N-terminal tail: continue the first step (first+1 -> first) backwards
+        d = direction(out[first + 1], out[first]) if last > first else np.array([-1.0, 0.0, 0.0])
+        out[:first] = out[first] + CA_CA_DISTANCE * np.arange(first, 0, -1)[:, None] * d
+    if last < query_length - 1:  # C-terminal tail: continue the last step (last-1 -> last)
+        d = direction(out[last - 1], out[last]) if last > first else np.array([1.0, 0.0, 0.0])
+        out[last + 1:] = out[last] + CA_CA_DISTANCE * np.arange(1, query_length - last)[:, None] * d
+    return out

@@ -3,7 +3,7 @@
 Three stages, a much simplified BLAST:
 
 1. Word hits: every library position is indexed by the 3-mer starting there (built once per Library,
-   ~1 s for 4 M residues, kept in library.cache). Each query 3-mer is expanded to all 3-mers scoring
+   ~1 s for 4 M residues, kept with the Library). Each query 3-mer is expanded to all 3-mers scoring
    >= WORD_THRESHOLD against it with BLOSUM62 (BLAST's "neighbourhood words"); their library
    positions are the hits.
 2. Two-hit diagonals and ungapped scores: hits are counted per (chain, diagonal); diagonals with at
@@ -22,21 +22,15 @@ from typing import Iterable
 
 import numpy as np
 
-from .library import Library
 from ..tokenizer import STANDARD_RESIDUES, normalize_sequence
+from .alignment import KAPPA, LAMBDA, aligned_pairs, bit_score, evalue, make_aligner, score_matrix
+from .library import Library
 
 K = 3  # k-mer length of the prefilter
 WORD_THRESHOLD = 12  # a library 3-mer is a hit for a query 3-mer when their BLOSUM62 score is >= this
 HIT_BUDGET = 2_000_000  # max k-mer hits per query; long queries raise the threshold to stay under it
 MAX_DIAGONALS = 40_000  # (chain, diagonal) pairs given an ungapped score, most k-mer hits first
 _CELLS_PER_CHUNK = 2_000_000  # diagonal x query cells scored at once (bounds memory to ~60 MB)
-# Karlin–Altschul statistics of BLOSUM62 with gap costs 11 + 1 per residue (BLAST's defaults).
-LAMBDA = 0.267
-KAPPA = 0.041
-# Bio.Align scores a gap of length n as open + (n - 1) * extend; BLAST as -(11 + n). So BLAST's 11/1
-# (which the λ, K above belong to) is open -12, extend -1 here.
-GAP_OPEN = -12.0
-GAP_EXTEND = -1.0
 _ALPHABET_SIZE = len(STANDARD_RESIDUES)
 _NUM_KMERS = _ALPHABET_SIZE ** K
 _CODE = np.full(256, -1, dtype=np.int64)  # ASCII -> 0..19, anything else (X) -> -1
@@ -73,40 +67,15 @@ class Hit:
         return len(self.query_idx)
 
 
-def evalue(score: float, query_length: int, library_residues: int) -> float:
-    """Karlin–Altschul E-value K m n e^(-λ S) (no edge-effect correction)."""
-    return KAPPA * query_length * library_residues * math.exp(-LAMBDA * score)
-
-
-def bit_score(score: float) -> float:
-    return (LAMBDA * score - math.log(KAPPA)) / math.log(2.0)
-
-
-def _blosum62():
-    from Bio.Align import substitution_matrices
-
-    return substitution_matrices.load("BLOSUM62")
-
-
-def _aligner():
-    from Bio.Align import PairwiseAligner
-
-    aligner = PairwiseAligner(mode="local", substitution_matrix=_blosum62())
-    aligner.open_gap_score = GAP_OPEN
-    aligner.extend_gap_score = GAP_EXTEND
-    return aligner
-
-
-_SCORES: np.ndarray | None = None
-
-
-def _score_matrix() -> np.ndarray:
-    """BLOSUM62 as int32 [21, 21] over STANDARD_RESIDUES + X (index 20)."""
-    global _SCORES
-    if _SCORES is None:
-        matrix, letters = _blosum62(), STANDARD_RESIDUES + "X"
-        _SCORES = np.array([[matrix[a, b] for b in letters] for a in letters], dtype=np.int32)
-    return _SCORES
+# Search thresholds. The E-value is the number of hits this good expected by chance in the whole
+# library: 0.1 admits about one chance template per ten queries, whose low identity then earns it
+# little trust (template_weight). Chosen on the valid split (40 chains, library train + valid, see
+# tools/eval_templates.py): mean TM 0.669 at E <= 1e-3, 0.696 at 0.1, 0.693 at 1; hits at E 0.01-0.05
+# still carried the fold (copied, TM 0.53-0.76), hits at E ~ 2 did not. The search's own default,
+# 10, is for browsing and would hand the geometry random structures.
+DEFAULT_MAX_EVALUE = 0.1
+DEFAULT_MIN_COVERAGE = 0.3  # aligned query residues / query length; shorter hits restrain too little
+DEFAULT_MAX_TEMPLATES = 4
 
 
 # ---------------------------------------------------------------------------------------- prefilter
@@ -138,8 +107,8 @@ def _kmer_codes(residues: np.ndarray, valid_start: np.ndarray | None = None) -> 
 
 def kmer_index(library: Library) -> tuple[np.ndarray, np.ndarray]:
     """(starts [20^K + 1] int64, positions [H] int32): library rows whose k-mer has code c are
-    positions[starts[c]:starts[c + 1]]. Cached in library.cache."""
-    if "kmer_index" not in library.cache:
+    positions[starts[c]:starts[c + 1]]. Built once per library (Library.cached)."""
+    def build():
         rows = len(library.seq)
         # a k-mer may start at row r only if it ends inside the same chain
         chain_end = np.repeat(library.offsets + library.lengths, library.lengths)  # [R]
@@ -150,8 +119,9 @@ def kmer_index(library: Library) -> tuple[np.ndarray, np.ndarray]:
         positions = keep[order].astype(np.int32)  # grouped by code, by row within a code
         counts = np.bincount(codes[keep], minlength=_NUM_KMERS)
         starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        library.cache["kmer_index"] = (starts, positions)
-    return library.cache["kmer_index"]
+        return starts, positions
+
+    return library.cached("kmer_index", build)
 
 
 def _word_hits(query_codes: np.ndarray, starts: np.ndarray, positions: np.ndarray):
@@ -159,7 +129,7 @@ def _word_hits(query_codes: np.ndarray, starts: np.ndarray, positions: np.ndarra
     above WORD_THRESHOLD for long or repetitive queries until H <= HIT_BUDGET."""
     qpos = np.flatnonzero(query_codes >= 0)
     qcodes = query_codes[qpos]  # [Q]
-    scores = _score_matrix().astype(np.int16)
+    scores = score_matrix().astype(np.int16)
     all_codes = np.arange(_NUM_KMERS)
     word_score = np.zeros((len(qcodes), _NUM_KMERS), dtype=np.int16)  # [Q, 8000], |score| <= 33
     for k in range(K):  # sum of BLOSUM62 over the K letters
@@ -183,10 +153,8 @@ def _word_hits(query_codes: np.ndarray, starts: np.ndarray, positions: np.ndarra
 def _ungapped_scores(query: np.ndarray, row0: np.ndarray, chains: np.ndarray, library: Library) -> np.ndarray:
     """Best ungapped segment score [D] of each diagonal: query residue i against library row
     row0[d] + i (only rows inside chain chains[d] count). query: [Lq] residue codes."""
-    scores = _score_matrix()
-    library_codes = library.cache.get("residue_codes")
-    if library_codes is None:
-        library_codes = library.cache["residue_codes"] = _residue_codes(library.seq).astype(np.uint8)  # [R]
+    scores = score_matrix()
+    library_codes = library.cached("residue_codes", lambda: _residue_codes(library.seq).astype(np.uint8))  # [R]
     length = len(query)
     i = np.arange(length)
     best = np.zeros(len(row0), dtype=np.int64)
@@ -239,17 +207,6 @@ def prefilter(query: str, library: Library) -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------------------------------- search
 
-def aligned_pairs(alignment, query: str, target: str) -> tuple[np.ndarray, np.ndarray, float]:
-    """A Bio.Align alignment -> (query_idx [A], target_idx [A] of the aligned residue pairs, identity)."""
-    # alignment.aligned: ([[q0, q1], ...], [[t0, t1], ...]) gapless blocks
-    q_blocks, t_blocks = alignment.aligned
-    query_idx = np.concatenate([np.arange(a, b) for a, b in q_blocks]).astype(np.int64)
-    target_idx = np.concatenate([np.arange(a, b) for a, b in t_blocks]).astype(np.int64)
-    q_arr = np.frombuffer(query.encode("ascii"), dtype=np.uint8)
-    t_arr = np.frombuffer(target.encode("ascii"), dtype=np.uint8)
-    return query_idx, target_idx, float(np.mean(q_arr[query_idx] == t_arr[target_idx]))
-
-
 def _make_hit(aligner, query: str, library: Library, index: int, score: float) -> Hit:
     target = library.sequence(index)
     query_idx, target_idx, identity = aligned_pairs(aligner.align(query, target)[0], query, target)
@@ -280,7 +237,7 @@ def search(query_sequence: str, library: Library, max_hits: int = 10, max_evalue
     if excluded:
         ranked = ranked[~np.isin(library.names[ranked], list(excluded))]
     ranked = ranked[:max_candidates]
-    aligner = _aligner()
+    aligner = make_aligner()
     m, n = len(query), library.total_residues
     # the score with E = max_evalue: anything below it is not aligned in full
     min_score = (math.log(KAPPA * m * n) - math.log(max_evalue)) / LAMBDA
@@ -304,75 +261,19 @@ def search(query_sequence: str, library: Library, max_hits: int = 10, max_evalue
     return hits[:max_hits]
 
 
-# ------------------------------------------------------------------------------------ template model
+def find_templates(sequence: str, library: Library, max_templates: int = DEFAULT_MAX_TEMPLATES,
+                   min_coverage: float = DEFAULT_MIN_COVERAGE, max_evalue: float = DEFAULT_MAX_EVALUE,
+                   exclude_names: Iterable[str] = (), max_identity: float | None = None) -> list[Hit]:
+    """Up to `max_templates` library hits usable as templates, best (highest score) first.
 
-CA_STEP = 3.8  # Å between consecutive Cα
-
-
-def _fill_gap(a: np.ndarray, b: np.ndarray, missing: int, away: np.ndarray) -> np.ndarray:
-    """Cα [missing, 3] between a and b [3], `missing` + 1 equal steps.
-
-    When a and b are at least (missing + 1) x 3.8 Å apart: evenly spaced on the straight line (the
-    steps are then stretched; nothing better is known). Closer: on a circular arc through a and b,
-    bowed towards `away` (made perpendicular to a-b), with steps of exactly 3.8 Å.
+    A hit must have E-value <= max_evalue (default 0.1, see DEFAULT_MAX_EVALUE) and cover at least
+    `min_coverage` of the query. exclude_names and max_identity are passed to
+    search (e.g. leave out the query itself and hits >= 95 % identical to it when
+    benchmarking).
     """
-    steps = missing + 1
-    span = float(np.linalg.norm(b - a))
-    if span >= steps * CA_STEP:
-        return a + (np.arange(1, steps) / steps)[:, None] * (b - a)
-    u = (b - a) / span if span > 1e-6 else np.array([1.0, 0.0, 0.0])  # along the chord
-    w = away - np.dot(away, u) * u  # bulge direction, perpendicular to the chord
-    if np.linalg.norm(w) < 1e-6:  # `away` along the chord: any perpendicular will do
-        w = np.cross(u, [1.0, 0.0, 0.0] if abs(u[0]) < 0.9 else [0.0, 1.0, 0.0])
-    w /= np.linalg.norm(w)
-    # Arc of angle θ cut into `steps` chords of 3.8 Å: radius r = 3.8 / (2 sin(θ / 2n)) and the chord
-    # a-b = 2 r sin(θ/2), so sin(θ/2) / sin(θ / 2n) = span / 3.8; the left side falls from n to 0 as θ
-    # goes from 0 to 2π: bisect.
-    target = span / CA_STEP
-    low, high = 1e-9, 2.0 * np.pi
-    for _ in range(60):
-        theta = 0.5 * (low + high)
-        if np.sin(theta / 2) / np.sin(theta / (2 * steps)) > target:
-            low = theta
-        else:
-            high = theta
-    theta = 0.5 * (low + high)
-    radius = CA_STEP / (2.0 * np.sin(theta / (2 * steps)))
-    psi = -theta / 2 + np.arange(1, steps) * theta / steps  # [missing] angles from the arc's apex
-    # centre of the circle at (span/2) u - r cos(θ/2) w from a; a at ψ = -θ/2, b at ψ = θ/2
-    along = span / 2 + radius * np.sin(psi)
-    up = radius * (np.cos(psi) - np.cos(theta / 2))
-    return a + along[:, None] * u + up[:, None] * w
-
-
-def template_ca(hit: Hit, library: Library, query_length: int) -> np.ndarray:
-    """Cα trace [query_length, 3] Å for the query built from a hit's template.
-
-    Aligned query residues take their template residue's Cα. Unaligned residues between two aligned
-    ones are spaced evenly between them: on the straight line, or, when that would make steps shorter
-    than 3.8 Å, on an arc bowed away from the aligned residues' centre with 3.8 Å steps. Unaligned ends
-    continue straight from the first/last aligned residue along the nearest step, 3.8 Å per residue.
-    """
-    target = library.ca(hit.index)  # [Lt, 3]
-    out = np.full((query_length, 3), np.nan)
-    out[hit.query_idx] = target[hit.target_idx]
-    aligned = np.sort(hit.query_idx)
-    centre = out[aligned].mean(axis=0)
-    for left, right in zip(aligned[:-1], aligned[1:]):
-        if right - left > 1:
-            a, b = out[left], out[right]
-            out[left + 1:right] = _fill_gap(a, b, right - left - 1, 0.5 * (a + b) - centre)
-
-    def direction(frm: np.ndarray, to: np.ndarray) -> np.ndarray:
-        v = to - frm
-        norm = np.linalg.norm(v)
-        return v / norm if norm > 1e-6 else np.array([1.0, 0.0, 0.0])
-
-    first, last = int(aligned[0]), int(aligned[-1])
-    if first > 0:  # N-terminal tail: continue the first step (first+1 -> first) backwards
-        d = direction(out[first + 1], out[first]) if last > first else np.array([-1.0, 0.0, 0.0])
-        out[:first] = out[first] + CA_STEP * np.arange(first, 0, -1)[:, None] * d
-    if last < query_length - 1:  # C-terminal tail: continue the last step (last-1 -> last)
-        d = direction(out[last - 1], out[last]) if last > first else np.array([1.0, 0.0, 0.0])
-        out[last + 1:] = out[last] + CA_STEP * np.arange(1, query_length - last)[:, None] * d
-    return out
+    if max_templates < 1:
+        return []
+    # ask for a few more than needed: some may fail the coverage test
+    hits = search(sequence, library, max_hits=3 * max_templates, max_evalue=max_evalue,
+                  exclude_names=exclude_names, max_identity=max_identity)
+    return [hit for hit in hits if hit.coverage >= min_coverage][:max_templates]

@@ -7,7 +7,6 @@ long-range contact precision) and `metrics.csv` (one row per logged step).
 from __future__ import annotations
 
 import csv
-import math
 import os
 import platform
 import shlex
@@ -18,17 +17,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..data.chains import IGNORE_INDEX, ChainSet, CropSampler, Example, make_example
-from ..model.checkpoint import FORMAT_VERSION, model_from_checkpoint, read_checkpoint, save_checkpoint
 from ..config import ModelConfig, TrainConfig
-from ..constants import CONTACT_CLASSES
-from ..evaluation.metrics import contact_precision
+from ..data.chains import ChainSet
+from ..evaluation.network import network_metrics
+from ..model.batch import collate
+from ..model.checkpoint import FORMAT_VERSION, model_from_checkpoint, read_checkpoint, save_checkpoint
 from ..model.network import FoldliteModel, count_parameters
 from ..model.precision import autocast_context, cpu_bf16_is_fast
-from ..templates.features import NUM_RESIDUE_FEATURES
-from ..tokenizer import PAD_TOKEN
+from .losses import compute_losses
+from .sampler import CropSampler
+from .schedule import crop_length, learning_rate
+
+# Validation chains are a fixed seeded choice: the same chains at every evaluation and every resume.
+VALIDATION_SEED = 12345
 
 # cpu_hours: nominal (wall x threads, all segments); train_cpu_hours: OS-measured process CPU time
 # spent training (evaluations excluded), summed over the segments that measured it -- the x-axis of
@@ -36,40 +38,6 @@ from ..tokenizer import PAD_TOKEN
 CSV_FIELDS = ["step", "wall_s", "cpu_hours", "train_cpu_hours", "crop", "lr", "loss", "distogram_ce", "ss3_ce",
               "torsion_ce", "crops_per_s", "template_fraction", "valid_distogram_ce", "valid_lr_precision",
               "valid_q3"]
-
-
-def collate(examples: list[Example]) -> dict[str, torch.Tensor]:
-    """Pad examples to the longest: tokens [B, L], mask [B, L], distogram [B, L, L], per-residue [B, L];
-    "templates": None, or (distance [B, T, L, L] NaN-padded, residue [B, T, L, 3] zero-padded) with
-    T the most templates of any example."""
-    length = max(len(e.tokens) for e in examples)
-    batch = len(examples)
-    tokens = torch.full((batch, length), PAD_TOKEN, dtype=torch.long)
-    distogram = torch.full((batch, length, length), IGNORE_INDEX, dtype=torch.long)
-    per_residue = {k: torch.full((batch, length), IGNORE_INDEX, dtype=torch.long)
-                   for k in ("ss3", "phi", "psi", "ca_torsion")}
-    for b, e in enumerate(examples):
-        n = len(e.tokens)
-        tokens[b, :n] = torch.from_numpy(e.tokens)
-        distogram[b, :n, :n] = torch.from_numpy(e.distogram)
-        for key, target in per_residue.items():
-            target[b, :n] = torch.from_numpy(getattr(e, key))
-    return {"tokens": tokens, "mask": tokens != PAD_TOKEN, "distogram": distogram, **per_residue,
-            "templates": _collate_templates(examples, length)}
-
-
-def _collate_templates(examples: list[Example], length: int):
-    count = max((len(e.templates.distance) for e in examples if e.templates is not None), default=0)
-    if count == 0:
-        return None
-    distance = torch.full((len(examples), count, length, length), float("nan"))
-    residue = torch.zeros((len(examples), count, length, NUM_RESIDUE_FEATURES))
-    for b, e in enumerate(examples):
-        if e.templates is not None:
-            t, n = e.templates.distance.shape[:2]
-            distance[b, :t, :n, :n] = torch.from_numpy(e.templates.distance)
-            residue[b, :t, :n] = torch.from_numpy(e.templates.residue)
-    return distance, residue
 
 
 def add_template_features(model: FoldliteModel) -> FoldliteModel:
@@ -85,68 +53,10 @@ def add_template_features(model: FoldliteModel) -> FoldliteModel:
     return upgraded
 
 
-def compute_losses(output, batch, config: TrainConfig) -> dict[str, torch.Tensor]:
-    """Cross-entropies of every head (ignored targets excluded) and their weighted sum."""
-    distogram_ce = F.cross_entropy(output.distogram.permute(0, 3, 1, 2), batch["distogram"],
-                                   ignore_index=IGNORE_INDEX)
-    ss3_ce = F.cross_entropy(output.ss3.transpose(1, 2), batch["ss3"], ignore_index=IGNORE_INDEX)
-    torsion_ce = sum(F.cross_entropy(getattr(output, k).transpose(1, 2), batch[k], ignore_index=IGNORE_INDEX)
-                     for k in ("phi", "psi", "ca_torsion")) / 3
-    total = distogram_ce + config.ss_loss_weight * ss3_ce + config.torsion_loss_weight * torsion_ce
-    return {"loss": total, "distogram_ce": distogram_ce, "ss3_ce": ss3_ce, "torsion_ce": torsion_ce}
-
-
-def learning_rate(step: int, config: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to min_learning_rate at total_steps (flat afterwards)."""
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.total_steps - config.warmup_steps))
-    cosine = 0.5 * (1 + math.cos(math.pi * progress))
-    return config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * cosine
-
-
-def crop_length(step: int, config: TrainConfig) -> int:
-    """Crop size grows linearly from crop_start to crop_end (multiple of 8) over crop_growth_steps."""
-    fraction = min(1.0, step / max(1, config.crop_growth_steps))
-    return int(round((config.crop_start + fraction * (config.crop_end - config.crop_start)) / 8) * 8)
-
-
-@torch.no_grad()
-def evaluate(model: FoldliteModel, chainset: ChainSet, indices: np.ndarray, device="cpu",
-             prefix: str = "valid_") -> dict:
-    """Full-length metrics of the given chains (single-sequence, no templates): distogram CE,
-    long-range top-L/5 contact precision and Q3, as {prefix}distogram_ce, {prefix}lr_precision and
-    {prefix}q3 (training evaluates the valid split; `foldlite model-metrics` any split)."""
-    model.eval()
-    ce_sum, ce_count, correct, total, precisions = 0.0, 0, 0, 0, []
-    for index in indices:
-        example = make_example(chainset.chain(int(index)))
-        batch = {k: v.to(device) for k, v in collate([example]).items() if k != "templates"}
-        with autocast_context(device):
-            output = model(batch["tokens"], batch["mask"])
-        logits = output.distogram[0].float()  # [L, L, K]
-        target = batch["distogram"][0]
-        valid = target != IGNORE_INDEX
-        ce_sum += F.cross_entropy(logits[valid], target[valid], reduction="sum").item()
-        ce_count += int(valid.sum())
-        contact = torch.softmax(logits, -1)[..., :CONTACT_CLASSES].sum(-1).cpu().numpy()
-        precision = contact_precision(contact, example.cb)
-        if not np.isnan(precision):
-            precisions.append(precision)
-        ss_pred = output.ss3[0].argmax(-1)
-        ss_true = batch["ss3"][0]
-        correct += int((ss_pred == ss_true).sum())
-        total += len(ss_true)
-    model.train()
-    return {f"{prefix}distogram_ce": ce_sum / max(1, ce_count),
-            f"{prefix}lr_precision": float(np.mean(precisions)) if precisions else float("nan"),
-            f"{prefix}q3": correct / max(1, total)}
-
-
 def _validation_indices(chainset: ChainSet, config: TrainConfig) -> np.ndarray:
     """A fixed, seeded subset of the valid split (same chains every evaluation and every resume)."""
     candidates = chainset.indices("valid", max_length=config.eval_max_length, min_length=30)
-    rng = np.random.default_rng(12345)
+    rng = np.random.default_rng(VALIDATION_SEED)
     return np.sort(rng.choice(candidates, size=min(config.eval_chains, len(candidates)), replace=False))
 
 
@@ -340,7 +250,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
             valid_metrics = {}
             if evaluate_now:
                 eval_started = time.process_time()
-                valid_metrics = evaluate(model, chainset, valid_indices)
+                valid_metrics = network_metrics(model, chainset, valid_indices)
                 eval_cpu += time.process_time() - eval_started
                 row.update({k: round(v, 4) for k, v in valid_metrics.items()})
             writer.writerow(row)

@@ -56,10 +56,14 @@ def test_eval_mode_is_deterministic_and_distogram_symmetric(tiny_model):
 
 
 def test_default_config_builds_and_mask_defaults_from_padding():
+    from foldlite.model.checkpoint import default_weights_path, read_checkpoint
     from foldlite.model.network import FoldliteModel, count_parameters
 
     model = FoldliteModel(ModelConfig()).eval()
-    assert 1e6 < count_parameters(model) < 6e6  # shipped weights must stay under 25 MB in fp32
+    # the model card's 5.10 M parameters (20.4 MB in fp32), the same count as the shipped weights
+    assert count_parameters(model) == 5_096_512
+    shipped = read_checkpoint(default_weights_path())['state_dict']
+    assert sum(v.numel() for v in shipped.values()) == count_parameters(model)
     tokens = torch.from_numpy(tokenize("MKTAYIAK"))[None]
     padded = torch.cat([tokens, torch.full((1, 3), PAD_TOKEN)], dim=1)
     with torch.no_grad():
@@ -80,7 +84,8 @@ def test_one_training_step_reduces_loss_on_a_repeated_batch(tiny_model):
 
     from foldlite.data.chains import ChainSet, sample_chainset_path, make_example
     from foldlite.config import TrainConfig
-    from foldlite.training.train import collate, compute_losses
+    from foldlite.model.batch import collate
+    from foldlite.training.losses import compute_losses
 
     model = copy.deepcopy(tiny_model).train()
     chains = ChainSet(sample_chainset_path())

@@ -12,13 +12,14 @@ import torch
 import foldlite
 from conftest import TINY_CONFIG
 from foldlite.api import run_network
-from foldlite.data.chains import CropSampler
+from foldlite.training.sampler import CropSampler
 from foldlite.config import ModelConfig
 from foldlite.constants import distance_to_class
 from foldlite.geometry.vectors import pairwise_distances
 from foldlite.model.network import FoldliteModel, TemplateEmbedding
-from foldlite.templates.features import TemplatePicker, features_from_hits, one_template
-from foldlite.templates.restraints import find_templates
+from foldlite.training.sampler import TemplatePicker
+from foldlite.templates.features import features_from_hits, one_template
+from foldlite.templates.search import find_templates
 from foldlite.tokenizer import PAD_TOKEN, encode_canonical
 
 

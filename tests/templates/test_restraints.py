@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import foldlite
-import foldlite.templates.restraints as templates_module
+import foldlite.templates.library as templates_module
 from foldlite.api import run_network
 from foldlite.geometry.backbone import ca_virtual_torsions
 from foldlite.cli import main
@@ -20,8 +20,9 @@ from foldlite.constants import angle_to_bin
 from foldlite.geometry.reconstruct import reconstruct
 from foldlite.templates.library import Library
 from foldlite.evaluation.metrics import tm_score
-from foldlite.templates.restraints import (MAX_WEIGHT, combine, find_templates, resolve_templates, template_restraints,
-                                template_weight)
+from foldlite.templates.restraints import MAX_WEIGHT, combine, template_restraints, template_weight
+from foldlite.templates.search import find_templates
+from foldlite.templates.library import resolve_templates
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,8 @@ def test_own_restraints_match_true_distances_and_torsions(chain, library):
     assert hits and hits[0].name == chain.name
     restraints = template_restraints(hits[:1], library, len(chain.sequence))
     length = len(chain.sequence)
-    # the template distogram peaks at the true Cβ distance (bins are 0.3125 Å; sigma 1 Å)
+    # the template distogram peaks at the true Cβ distance (bins are 0.3125 Å; the chain is its own
+    # template, identity 1, so sigma is DISTANCE_SIGMA = 0.3 Å)
     true = np.linalg.norm(chain.cb[:, None] - chain.cb[None, :], axis=-1)
     centres = np.append(np.linspace(2.15625, 21.84375, 64), 25.0)
     peak = centres[restraints.distogram.argmax(-1)]

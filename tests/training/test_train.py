@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from foldlite.geometry.backbone import ideal_cb
-from foldlite.data.chains import IGNORE_INDEX, ChainSet, CropSampler, make_example, sample_chainset_path
+from foldlite.data.chains import IGNORE_INDEX, ChainSet, make_example, sample_chainset_path
+from foldlite.training.sampler import CropSampler
 from foldlite.constants import distance_to_class
 
 

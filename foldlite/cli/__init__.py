@@ -1,0 +1,73 @@
+"""Command-line interface: parses arguments, calls the library, prints results. No pipeline logic here.
+
+Exit codes: 0 success; 1 some records failed to fold; 2 bad input or usage (nothing written).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError  # noqa: F401 (the CLI's exit codes)
+from .fold import _add_evaluate, _add_fold, _add_library, _add_search, _fold_records  # noqa: F401
+from .fold import _run_evaluate, _run_fold, _run_library, _run_search
+from .train import _add_benchmark, _add_data, _add_export, _add_model_metrics, _add_train
+from .train import _run_benchmark, _run_data, _run_export, _run_model_metrics, _run_train
+
+# ---------------------------------------------------------------------------------------------- main
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..version import __version__
+
+    parser = argparse.ArgumentParser(prog="foldlite", description="Offline protein structure prediction on CPU.")
+    parser.add_argument("--version", action="version", version=f"foldlite {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_fold(sub)
+    _add_train(sub)
+    _add_data(sub)
+    _add_evaluate(sub)
+    _add_benchmark(sub)
+    _add_model_metrics(sub)
+    _add_export(sub)
+    _add_library(sub)
+    _add_search(sub)
+    return parser
+
+
+HANDLERS = {"fold": _run_fold, "train": _run_train, "data": _run_data, "evaluate": _run_evaluate,
+            "benchmark": _run_benchmark, "model-metrics": _run_model_metrics, "export": _run_export,
+            "library": _run_library, "search": _run_search}
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """User-facing errors: one line on stderr and exit code 2, never a traceback."""
+    from ..api import DeviceError
+    from ..data.build import ChainsetBuildError
+    from ..model.checkpoint import WeightsError
+    from ..evaluation.compare import AlignmentError
+    from ..templates.library import LibraryError
+    from ..io.outputs import OutputExistsError
+    from ..io.pdb import StructureFileError
+    from ..tokenizer import SequenceError
+
+    return (UsageError, AlignmentError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,
+            ChainsetBuildError, LibraryError, FileNotFoundError, IsADirectoryError, PermissionError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse already printed the usage error (or --help/--version)
+        return int(exit_.code or 0)
+    try:
+        return HANDLERS[args.command](args)
+    except _expected_errors() as error:
+        print(f"foldlite {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("foldlite: interrupted; finished records are complete, nothing is half-written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,13 +1,14 @@
-"""Python API: load_model -> fold / fold_fasta -> Prediction.
+"""Python API: load_model -> fold / fold_models / fold_fasta -> Prediction.
 
     import foldlite
     pred = foldlite.fold("MQIFVKTLTG...")
     pred.plddt.mean(); pred.to_pdb(); pred.save("out/"); pred.view()
 
-Templates: by default fold() searches the shipped structure library (foldlite.templates) and gives
-the hits to the network as template features (foldlite.template_features); optionally it also mixes
-restraints read off the hits into the distogram before the geometry (restrain_geometry). Pass
-templates=None to fold from the sequence alone.
+fold_models() is the pipeline, one stage folder after another: check the sequence -> templates
+(foldlite.templates.prepare: search the shipped structure library, build the network's template
+features) -> run_network (foldlite.model) -> template restraints mixed into the distogram ->
+reconstruct (foldlite.geometry) -> Prediction. fold() returns its one model. Pass templates=None to
+fold from the sequence alone.
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ _DEFAULT_MODEL: dict[str, LoadedModel] = {}
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device | None = "cpu") -> LoadedModel:
     """Load weights (default: the shipped ones) with weights_only=True and strict keys."""
-    tune_allocator()  # ~2x faster CPU inference at a few hundred residues (see foldlite.allocator)
+    tune_allocator()  # ~2x faster CPU inference at a few hundred residues (see foldlite.model.allocator)
     device = resolve_device(device)
     path = Path(path) if path is not None else default_weights_path()
     payload = read_checkpoint(path)
@@ -143,9 +144,9 @@ class Prediction:
 
     distogram is the network's prediction (with the templates as its input when any were found).
     When template restraints were also mixed in (restrain_geometry), the structure was built from
-    restrained_distogram (see foldlite.templates.combine) and pLDDT is computed from that same
+    restrained_distogram (see foldlite.templates.restraints.combine) and pLDDT is computed from that same
     distribution; otherwise restrained_distogram is None. The pLDDT calibration was fitted on
-    single-sequence folds. templates: one dict per template found (foldlite.templates.describe),
+    single-sequence folds. templates: one dict per template found (foldlite.templates.prepare.describe),
     best first; empty when none.
     """
 

@@ -189,9 +189,9 @@ def test_500_records_are_streamed_with_bounded_memory(tmp_path, tiny_weights, mo
         if number in (100, count - 1):
             memory[number] = tracemalloc.get_traced_memory()[0]
         structure = dataclasses.replace(real.structure, sequence=sequence, name=record_id)
-        return dataclasses.replace(real, id=record_id, sequence=sequence, structure=structure)
+        return [dataclasses.replace(real, id=record_id, sequence=sequence, structure=structure)]
 
-    monkeypatch.setattr(foldlite.api, "fold", quick_fold)
+    monkeypatch.setattr(foldlite.api, "fold_models", quick_fold)
     tracemalloc.start()
     try:
         code = main(["fold", fasta, "-o", str(out), "--no-plots", "--quiet", "--weights", tiny_weights])

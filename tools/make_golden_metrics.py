@@ -2,7 +2,7 @@
 
 Builds model/native pairs from real chains of the valid/test split of the shared data set, writes them
 as Cα-only PDB files in tests/fixtures/golden/, scores every pair with the reference TMscore program and
-stores its numbers. The tests then compare foldlite.metrics.tm_score against them, without TMscore.
+stores its numbers. The tests then compare foldlite.evaluation.metrics.tm_score against them, without TMscore.
 
     python tools/make_golden_metrics.py            # needs /usr/bin/TMscore (Debian package tm-align)
 

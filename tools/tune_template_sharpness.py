@@ -1,4 +1,4 @@
-"""Record of the valid-split run that chose the template restraint sharpness (foldlite/templates.py).
+"""Record of the valid-split run that chose the template restraint sharpness (foldlite/templates/restraints.py).
 
     python tools/tune_template_sharpness.py WEIGHTS        # run on 2026-11-29 with the step-2000 weights
 

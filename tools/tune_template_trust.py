@@ -1,4 +1,4 @@
-"""Record of the valid-split run that chose the template trust constants (foldlite/templates.py).
+"""Record of the valid-split run that chose the template trust constants (foldlite/templates/restraints.py).
 
     python tools/tune_template_trust.py WEIGHTS LIMIT      # run on 2026-11-29 with the v1 weights, 30
 

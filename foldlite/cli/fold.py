@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..args import EXIT_FAILED, EXIT_OK, UsageError, _new_output, _positive_float, _positive_int, _seed
+from .args import EXIT_FAILED, EXIT_OK, UsageError, _new_output, _positive_float, _positive_int, _seed
 
 # ---------------------------------------------------------------------------------------------- fold
 

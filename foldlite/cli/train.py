@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from ..config import MODEL_RECIPES
-from ..args import EXIT_OK, UsageError, _length_range, _new_output, _positive_float, _positive_int, _seed
+from .args import EXIT_OK, UsageError, _length_range, _new_output, _positive_float, _positive_int, _seed
 
 # --------------------------------------------------------------------------------------------- train
 

@@ -118,7 +118,7 @@ class Example:
 
     tokens [L] int64, distogram [L, L] int64 class (IGNORE_INDEX on the diagonal),
     ss3 [L] int64, phi/psi/ca_torsion [L] int64 bins (IGNORE_INDEX where undefined),
-    cb [L, 3] float32 Å; templates: foldlite.template_features.TemplateFeatures for these L residues,
+    cb [L, 3] float32 Å; templates: foldlite.templates.features.TemplateFeatures for these L residues,
     or None.
     """
 

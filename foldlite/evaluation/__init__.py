@@ -1,1 +1,2 @@
-"""evaluation"""
+"""Stage: structure metrics (TM-score, GDT, lDDT), model-vs-reference comparison, network metrics and
+the benchmark."""

@@ -37,7 +37,7 @@ def select_chains(chainset: ChainSet, split: str, limit: int | None, min_length:
 
 def nearest_template(sequence: str, library, exclude_names=(), max_identity: float | None = TEMPLATE_MAX_IDENTITY):
     """(Cα [L, 3] Å, Hit or None): the best library hit's trace mapped onto the query
-    (foldlite.search.template_ca), or the ideal helix and None when the search finds nothing.
+    (foldlite.templates.restraints.template_ca), or the ideal helix and None when the search finds nothing.
 
     exclude_names: library chains to skip (the query itself); max_identity: skip hits this identical or
     more (other copies of the query).
@@ -100,7 +100,7 @@ def run_benchmark(model, chainset: ChainSet, indices: np.ndarray, out_csv: Path,
                   log=print, library=None) -> dict:
     """Fold and score each chain; write one CSV row per (chain, method); return the summary.
 
-    library: a foldlite.library.Library or a path to one (built from the train split) to add the
+    library: a foldlite.templates.library.Library or a path to one (built from the train split) to add the
     nearest_template baseline; None skips it. The benchmarked chain itself and its >= 95 % identical
     copies are never used as its template.
     """

@@ -19,13 +19,18 @@ MAX_PATH_NODES = 400
 
 
 def _shortest_paths(dist: np.ndarray, trusted: np.ndarray) -> np.ndarray:
-    """All-pairs shortest paths [L, L] over the edges `trusted` (scipy's Floyd–Warshall, the fastest
-    of its methods on these dense graphs); inf where unreachable."""
-    from scipy.sparse.csgraph import shortest_path
+    """All-pairs shortest paths over edges `trusted` (Floyd–Warshall, O(L^3)); inf if unreachable.
 
-    # csgraph reads 0 as "no edge"; edge lengths stay float32, as the distances were computed
-    graph = np.where(trusted, dist, 0.0).astype(np.float32)  # [L, L]
-    return shortest_path(graph, method="FW", directed=False)
+    Not scipy.sparse.csgraph.shortest_path, although it computes the same paths: scipy sums path
+    lengths in float64, this in float32, and that last-bit difference moves the MDS start enough to
+    change predicted structures (measured: the 4 example proteins without templates, 2 models each,
+    changed by up to 0.32 Å and in pLDDT; with templates they happened to stay identical). scipy's
+    Floyd–Warshall was also no faster here (0.10 s vs 0.11 s at 400 nodes).
+    """
+    graph = np.where(trusted, dist, np.inf).astype(np.float32)  # [L, L]
+    for k in range(len(graph)):
+        np.minimum(graph, graph[:, k:k + 1] + graph[k:k + 1, :], out=graph)
+    return graph.astype(np.float64)
 
 
 def complete_distances(dist: np.ndarray, weight: np.ndarray, min_weight: float = MIN_TRUSTED_WEIGHT,

@@ -279,7 +279,7 @@ class FoldliteModel(nn.Module):
                 templates: tuple[torch.Tensor, torch.Tensor] | None = None) -> ModelOutput:
         """tokens [B, L] int64 (PAD_TOKEN at padding); mask [B, L] bool (default: tokens != PAD);
         templates: None or (distance [B, T, L, L] float Å, NaN where unaligned; residue [B, T, L, 3]),
-        see foldlite.template_features. Ignored by models built without template features."""
+        see foldlite.templates.features. Ignored by models built without template features."""
         if mask is None:
             mask = tokens != PAD_TOKEN
         s, attention = self.trunk(tokens, mask)  # [B, L, C_s], [B, N*H, L, L]

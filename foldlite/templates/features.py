@@ -1,6 +1,6 @@
 """Template inputs for the network: aligned homologue structures as per-pair and per-residue features.
 
-The network (foldlite.model.PairStack) reads, for each of up to T templates and each query pair
+The network (foldlite.model.network.PairStack) reads, for each of up to T templates and each query pair
 (i, j), the template's Cβ–Cβ distance between the residues aligned to i and j, plus three
 per-residue numbers. This module only builds those arrays; the same builder serves inference
 (hits from foldlite.templates.search) and training (alignments to other chains of the same train
@@ -63,7 +63,7 @@ def stack(templates: Sequence[tuple[np.ndarray, np.ndarray]]) -> TemplateFeature
 
 
 def features_from_hits(hits, library, query: str, max_templates: int = MAX_TEMPLATES) -> TemplateFeatures | None:
-    """Network inputs from search hits (foldlite.search.Hit) against a foldlite.library.Library."""
+    """Network inputs from search hits (foldlite.templates.search.Hit) against a foldlite.templates.library.Library."""
     built = [one_template(query, library.sequence(hit.index), library.cb(hit.index), hit.query_idx,
                           hit.target_idx, hit.identity) for hit in list(hits)[:max_templates]]
     return stack(built)

@@ -1,7 +1,7 @@
 """Structure library: sequences and Cα/Cβ traces of known structures, for template search.
 
 A library is one compressed .npz (no pickle), built from a chain set (pdb_chains.npz format, see
-foldlite.chains) or from a folder of PDB/mmCIF files:
+foldlite.data.chains) or from a folder of PDB/mmCIF files:
 
 | key | dtype, shape | meaning |
 |---|---|---|

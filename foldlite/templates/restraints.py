@@ -1,6 +1,6 @@
 """Templates at inference: search, and known structures of homologues turned into spatial restraints.
 
-The hits found here are also the network's template input (foldlite.template_features). On top of
+The hits found here are also the network's template input (foldlite.templates.features). On top of
 that, the network's distogram and Cα-torsion distributions are mixed, pair by pair, with
 distributions read off the aligned template structures (the spatial-restraint idea of comparative
 modelling) before the geometry stage builds the structure from them.

@@ -78,6 +78,56 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
+def _start(out_dir: Path, resume: bool, init_from, model_config: ModelConfig | None,
+           train_config: TrainConfig | None, templates: bool, log):
+    """The run's model, train config and the checkpoint it starts from (None for a new run).
+
+    resume: OUT/last.pt with its own config; init_from: a weights file (same model, step count and
+    clock, fresh optimiser moments), gaining template features when asked; else a new model.
+    """
+    last_path = out_dir / "last.pt"
+    if resume:
+        state = read_checkpoint(last_path)
+        model = model_from_checkpoint(state, last_path)
+        train_config = TrainConfig(**state["train_config"]) if train_config is None else train_config
+        log(f"resuming {last_path} at step {state['step']}")
+        return model, train_config, state
+    if init_from:
+        state = read_checkpoint(init_from)
+        model = model_from_checkpoint(state, init_from)
+        train_config = train_config or TrainConfig(**state.get("train_config", {}))
+        log(f"continuing from {init_from} (step {state['provenance']['steps']})")
+        if templates and not model.config.pair.templates:
+            model = add_template_features(model)
+            log("added template features (zero-initialised) to the loaded weights")
+        return model, train_config, state
+    if last_path.exists():
+        raise FileExistsError(f"{last_path} exists: pass --resume to continue it or choose another --out")
+    train_config = train_config or TrainConfig()
+    torch.manual_seed(train_config.seed)
+    model_config = model_config or ModelConfig()
+    model_config = replace(model_config, pair=replace(model_config.pair, templates=templates))
+    return FoldliteModel(model_config), train_config, None
+
+
+def _progress(state: dict | None, resume: bool, init_from) -> dict:
+    """Where the run's counters start: step, wall_s, best valid precision, segments, train_cpu_s."""
+    if resume:
+        return {"step": state["step"], "wall_s": state["wall_s"], "best": state["best_valid_lr_precision"],
+                "segments": list(state["provenance"].get("segments", [])),
+                "train_cpu_s": state.get("train_cpu_s", 0.0)}
+    if init_from:
+        provenance = state["provenance"]
+        step = provenance["steps"]
+        return {"step": step, "wall_s": provenance["wall_s"],
+                "best": provenance.get("valid", {}).get("valid_lr_precision", float("-inf")),
+                "segments": list(provenance.get("segments") or [
+                    {"command": provenance.get("command"), "from_step": 0, "to_step": step,
+                     "wall_s": provenance.get("wall_s"), "cpu_s": None}]),  # older weights did not measure CPU time
+                "train_cpu_s": provenance.get("train_cpu_s", 0.0)}
+    return {"step": 0, "wall_s": 0.0, "best": float("-inf"), "segments": [], "train_cpu_s": 0.0}
+
+
 def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: float = 60.0,
           max_steps: int | None = None, resume: bool = False, init_from: str | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
@@ -99,29 +149,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
     command = " ".join([program] + [shlex.quote(a) for a in sys.argv[1:]])
     chainset = ChainSet(data_path)
 
-    state = None
-    if resume:
-        state = read_checkpoint(last_path)
-        model = model_from_checkpoint(state, last_path)
-        train_config = TrainConfig(**state["train_config"]) if train_config is None else train_config
-        log(f"resuming {last_path} at step {state['step']}")
-    elif init_from:
-        # Continue from shipped weights: same model, step count and clock; fresh optimiser moments.
-        state = read_checkpoint(init_from)
-        model = model_from_checkpoint(state, init_from)
-        train_config = train_config or TrainConfig(**state.get("train_config", {}))
-        log(f"continuing from {init_from} (step {state['provenance']['steps']})")
-        if templates and not model.config.pair.templates:
-            model = add_template_features(model)
-            log("added template features (zero-initialised) to the loaded weights")
-    else:
-        if last_path.exists():
-            raise FileExistsError(f"{last_path} exists: pass --resume to continue it or choose another --out")
-        train_config = train_config or TrainConfig()
-        torch.manual_seed(train_config.seed)
-        model_config = model_config or ModelConfig()
-        model_config = replace(model_config, pair=replace(model_config.pair, templates=templates))
-        model = FoldliteModel(model_config)
+    model, train_config, state = _start(out_dir, resume, init_from, model_config, train_config, templates, log)
     if overrides:  # run-time changes (e.g. a longer schedule when continuing) are recorded in the checkpoint
         train_config = replace(train_config, **overrides)
     config = train_config
@@ -135,27 +163,18 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
     sampler = make_sampler(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
-    step, wall_before, history, train_cpu_before = 0, 0.0, {}, 0.0
-    best = float("-inf")
+    history = {}
+    progress = _progress(state, resume, init_from)
+    step, wall_before, best = progress["step"], progress["wall_s"], progress["best"]
     # One entry per training process that contributed to these weights; cpu_s is the process CPU time
     # measured by the OS (all threads), which is lower than wall x threads when the machine is shared.
-    segments: list[dict] = []
+    segments, train_cpu_before = progress["segments"], progress["train_cpu_s"]
     if resume:
         optimizer.load_state_dict(state["optimizer"])
         _restore_rng(state["rng"], sampler)
-        step, wall_before, best = state["step"], state["wall_s"], state["best_valid_lr_precision"]
-        segments = list(state["provenance"].get("segments", []))
-        train_cpu_before = state.get("train_cpu_s", 0.0)
     elif init_from:
-        provenance = state["provenance"]
-        step, wall_before = provenance["steps"], provenance["wall_s"]
-        best = provenance.get("valid", {}).get("valid_lr_precision", float("-inf"))
-        segments = list(provenance.get("segments") or [
-            {"command": provenance.get("command"), "from_step": 0, "to_step": step,
-             "wall_s": provenance.get("wall_s"), "cpu_s": None}])  # older weights did not measure CPU time
         sampler = make_sampler(config.seed + step)  # new crops, not a replay
         torch.manual_seed(config.seed + step)
-        train_cpu_before = provenance.get("train_cpu_s", 0.0)
     valid_indices = _validation_indices(chainset, config)
     threads_used = torch.get_num_threads()
     use_bf16 = cpu_bf16_is_fast()

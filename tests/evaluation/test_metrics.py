@@ -1,4 +1,4 @@
-"""Tests for foldlite.metrics: goldens from the TMscore program plus hand-checked small cases.
+"""Tests for foldlite.evaluation.metrics: goldens from the TMscore program plus hand-checked small cases.
 
 The goldens (tests/fixtures/golden_tmscore.json, PDB pairs in tests/fixtures/golden/) were made by
 tools/make_golden_metrics.py with Debian's TMscore; TMscore itself is not needed here.

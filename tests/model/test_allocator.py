@@ -1,4 +1,4 @@
-"""foldlite.allocator: glibc malloc tuning is applied once, can be turned off, never fails."""
+"""foldlite.model.allocator: glibc malloc tuning is applied once, can be turned off, never fails."""
 from __future__ import annotations
 
 import sys

@@ -7,7 +7,6 @@ only where it is fast), and bf16 results are not meant to match fp32 to the last
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Template features as network input (foldlite.template_features, model.TemplateEmbedding) and the
+"""Template features as network input (foldlite.templates.features, model.network.TemplateEmbedding) and the
 training templates drawn from cluster mates."""
 from __future__ import annotations
 

@@ -5,12 +5,15 @@ model size, with the time split into sampling, forward, backward and optimiser.
     python benchmarks/bench_train.py --profile results/train_profile.txt   # torch.profiler op table
 
 Every variant runs the same seeded train-split crops (real chains from the chain set), after warm-up
-steps that are not timed. Prints what it measured; writes nothing unless asked.
+steps that are not timed. Wall time per step and process CPU time per step (all threads) are both
+reported, with the 1-minute load average: when other work shares the machine, crops per CPU-second
+is the fairer comparison. Prints what it measured; writes nothing unless asked.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import platform
 import subprocess
 import sys
@@ -19,14 +22,11 @@ from dataclasses import replace
 
 import torch
 
-from foldlite.data.chains import ChainSet
-
-from foldlite.training.sampler import CropSampler
+from foldlite.data.chains import ChainSet, CropSampler
 from foldlite.config import MODEL_RECIPES, TrainConfig
 from foldlite.model.network import FoldliteModel, count_parameters
 from foldlite.model.precision import cpu_bf16_is_fast
-from foldlite.model.batch import collate
-from foldlite.training.losses import compute_losses
+from foldlite.training.train import collate, compute_losses
 
 RECIPES = MODEL_RECIPES
 
@@ -47,7 +47,9 @@ def time_steps(model, sampler, crop, batch_size, steps, warmup, bf16, compiled):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     forward = torch.compile(model) if compiled else model
     totals = {"sample": 0.0, "forward": 0.0, "backward": 0.0, "optimiser": 0.0}
+    cpu = 0.0  # process CPU time (all threads): robust to other processes sharing the machine
     for i in range(warmup + steps):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         batch = collate([sampler.sample(crop) for _ in range(batch_size)])
         t1 = time.perf_counter()
@@ -64,7 +66,8 @@ def time_steps(model, sampler, crop, batch_size, steps, warmup, bf16, compiled):
         if i >= warmup:
             for key, value in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 totals[key] += value
-    return {k: v / steps for k, v in totals.items()}
+            cpu += time.process_time() - c0
+    return {k: v / steps for k, v in totals.items()}, cpu / steps
 
 
 def main(argv=None) -> int:
@@ -102,13 +105,16 @@ def main(argv=None) -> int:
                     sampler = CropSampler(chainset, "train", seed=0,
                                           template_drop=0.2 if args.templates else None)
                     start = time.perf_counter()
-                    parts = time_steps(model, sampler, crop, args.batch_size, args.steps, args.warmup,
-                                       precision == "bf16", compiled)
+                    parts, cpu_s = time_steps(model, sampler, crop, args.batch_size, args.steps, args.warmup,
+                                              precision == "bf16", compiled)
                     step_s = sum(parts.values())
                     row = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "recipe": recipe,
                            "parameters": count_parameters(model), "compile": compiled, "precision": precision,
                            "crop": crop, "batch": args.batch_size, "step_s": round(step_s, 3),
                            "crops_per_s": round(args.batch_size / step_s, 2),
+                           "step_cpu_s": round(cpu_s, 3),
+                           "crops_per_cpu_s": round(args.batch_size / cpu_s, 2),
+                           "load": os.getloadavg()[0],
                            **{f"{k}_s": round(v, 3) for k, v in parts.items()},
                            "bench_wall_s": round(time.perf_counter() - start, 1)}
                     rows.append(row)
@@ -130,7 +136,7 @@ def profile_step(chainset, args) -> int:
     torch.manual_seed(0)
     model = FoldliteModel(replace(RECIPES[recipe], pair=replace(RECIPES[recipe].pair, templates=args.templates)))
     sampler = CropSampler(chainset, "train", seed=0, template_drop=0.2 if args.templates else None)
-    time_steps(model, sampler, crop, args.batch_size, 1, 1, bf16, False)  # warm-up
+    time_steps(model, sampler, crop, args.batch_size, 1, 1, bf16, False)  # warm-up (result unused)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         time_steps(model, sampler, crop, args.batch_size, 2, 0, bf16, False)
     table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30)

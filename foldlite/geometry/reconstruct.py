@@ -23,7 +23,7 @@ from .backbone import build_backbone
 from .distances import expected_distances
 from .hand import prefers_mirror
 from .mds import MIN_TRUSTED_WEIGHT, classical_mds, complete_distances, stress_polish
-from .refine import RefineWeights, _adam, _Energy
+from .refine import RefineWeights, _adam, _Energy, compact_radius, radius_of_gyration
 from .vectors import mirror
 
 # Refinement schedule: Adam's step size is roughly Å per step. 0.2 Å decaying to 0.05 moves a trace
@@ -95,11 +95,17 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
     timings["expected_distances"] = time.perf_counter() - tick
     tick = time.perf_counter()
     init, mds_flipped = _mds_start(dist, weight, torsions, stress_iterations, far_weight)
+    weights = weights or RefineWeights()
+    if weights.compactness > 0:
+        # a flat distogram makes MDS spread the chain out (unknown pairs count as "> 22 Å"): start
+        # no larger than a compact globule; the refinement repairs the bonds this squeezes
+        scale = min(1.0, compact_radius(length) / max(radius_of_gyration(init), 1e-6))
+        init = init.mean(0) + (init - init.mean(0)) * scale
     timings["mds"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
     starts, flipped = _starts(init, mds_flipped, seed, num_restarts, clean_restarts, restart_noise, extra_starts)
-    energy = _Energy(probs, ca_torsion_probs, weights or RefineWeights())
+    energy = _Energy(probs, ca_torsion_probs, weights)
     x = torch.from_numpy(np.stack(starts, axis=1)).float()  # [L, B, 3]
     x = _adam(energy, x, steps, lr=lr, lr_end=LR_END)
     if torsions is not None:  # without torsions the hands compete on the energy alone

@@ -84,6 +84,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     ss_loss_weight: float = 0.5
     torsion_loss_weight: float = 0.25
+    ema_decay: float = 0.0  # > 0: also keep an exponential moving average of the weights, validated and shipped
     template_drop: float = 0.2  # chance a crop that has training templates is shown none of them
     train_templates: int = 2  # at most this many templates per training crop
     seed: int = 0

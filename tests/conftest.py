@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny untrained model saved as a weights file (tests must not depend on training)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -55,3 +56,16 @@ def library(library_path):
     from foldlite.templates.library import load_library
 
     return load_library(library_path)
+
+
+@pytest.fixture
+def tiny_trainset(tmp_path):
+    """The sample with its valid chains relabelled as train (the sample holds no train chains)."""
+    from foldlite.data.chains import sample_chainset_path
+
+    with np.load(sample_chainset_path()) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["split"] = np.where(arrays["split"] == 1, 0, 1).astype(np.int8)
+    path = tmp_path / "trainset.npz"
+    np.savez(path, **arrays)
+    return str(path)

@@ -6,7 +6,8 @@ import tempfile
 from pathlib import Path
 
 from ..config import MODEL_RECIPES
-from .args import EXIT_OK, UsageError, _length_range, _new_output, _positive_float, _positive_int, _seed
+from .args import (EXIT_OK, UsageError, _fraction, _length_range, _new_output, _positive_float, _positive_int,
+                   _seed)
 
 # --------------------------------------------------------------------------------------------- train
 
@@ -32,6 +33,10 @@ def _add_train(sub) -> None:
     p.add_argument("--crop-start", type=_positive_int, default=None, help="crop length at step 0 (default 64)")
     p.add_argument("--crop-end", type=_positive_int, default=None, help="final crop length (default 128)")
     p.add_argument("--learning-rate", type=_positive_float, default=None, help="peak learning rate (default 1e-3)")
+    p.add_argument("--warmup-steps", type=_positive_int, default=None, help="linear warm-up steps (default 200)")
+    p.add_argument("--ema-decay", type=_fraction, default=None,
+                   help="keep an exponential moving average of the weights with this decay (e.g. 0.999); "
+                        "the average is validated, selected and exported (default 0: off)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network for training")
 
 
@@ -43,7 +48,8 @@ def _run_train(args) -> int:
     overrides = {k: v for k, v in {"total_steps": args.total_steps, "crop_growth_steps": args.crop_growth_steps,
                                    "eval_every": args.eval_every, "seed": args.seed,
                                    "batch_size": args.batch_size, "crop_start": args.crop_start,
-                                   "crop_end": args.crop_end, "learning_rate": args.learning_rate}.items()
+                                   "crop_end": args.crop_end, "learning_rate": args.learning_rate,
+                                   "warmup_steps": args.warmup_steps, "ema_decay": args.ema_decay}.items()
                  if v is not None}
     train(args.out, data_path=args.data, minutes=args.minutes, max_steps=args.max_steps, resume=args.resume,
           init_from=args.init_from, overrides=overrides, threads=args.threads, templates=not args.no_templates,

@@ -66,17 +66,6 @@ def test_unknown_split_is_an_error(sample):
         sample.indices("training")
 
 
-@pytest.fixture()
-def tiny_trainset(tmp_path, sample):
-    """The sample with its valid chains relabelled as train (the sample holds no train chains)."""
-    with np.load(sample_chainset_path()) as data:
-        arrays = {k: data[k] for k in data.files}
-    arrays["split"] = np.where(arrays["split"] == 1, 0, 1).astype(np.int8)
-    path = tmp_path / "trainset.npz"
-    np.savez(path, **arrays)
-    return str(path)
-
-
 def test_training_logs_checkpoints_and_resumes(tmp_path, tiny_trainset):
     from dataclasses import replace
 
@@ -128,3 +117,33 @@ def test_training_continues_from_shipped_style_weights(tmp_path, tiny_trainset, 
     continued = read_checkpoint(out / "last.pt")
     assert continued["step"] == 2 and continued["provenance"]["steps"] == 2
     assert continued["config"] == read_checkpoint(tiny_weights)["config"]
+
+
+def test_weight_average_is_validated_shipped_and_resumed(tmp_path, tiny_trainset):
+    """--ema-decay: best.pt/last.pt offer the averaged weights, log both, and a resume continues both."""
+    from dataclasses import replace
+
+    from conftest import TINY_CONFIG
+    from foldlite.model.checkpoint import model_from_checkpoint, read_checkpoint
+    from foldlite.config import TrainConfig
+    from foldlite.training.train import train
+
+    config = replace(TrainConfig(), batch_size=2, crop_start=32, crop_end=32, eval_every=2, eval_chains=2,
+                     checkpoint_every=2, warmup_steps=1, ema_decay=0.5)
+    out = tmp_path / "ema"
+    quiet = lambda *_: None  # noqa: E731
+    train(out, data_path=tiny_trainset, max_steps=3, model_config=TINY_CONFIG, train_config=config, log=quiet)
+    state = read_checkpoint(out / "last.pt")
+    key = "trunk.embed.weight"
+    assert state["ema_updates"] == 3
+    assert torch.equal(state["state_dict"][key], state["ema_state_dict"][key])
+    assert not torch.equal(state["state_dict"][key], state["train_state_dict"][key])
+    model_from_checkpoint(state)  # the offered weights load as an ordinary model
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert rows[0]["raw_valid_lr_precision"] != "" and rows[0]["valid_lr_precision"] != ""
+    train(out, data_path=tiny_trainset, max_steps=4, resume=True, log=quiet)
+    resumed = read_checkpoint(out / "last.pt")
+    assert resumed["ema_updates"] == 4
+    # one more update of the average: 0.5 * old average + 0.5 * new current weights
+    expected = 0.5 * state["ema_state_dict"][key] + 0.5 * resumed["train_state_dict"][key]
+    assert torch.allclose(resumed["ema_state_dict"][key], expected, atol=1e-6)

@@ -42,6 +42,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     """User-facing errors: one line on stderr and exit code 2, never a traceback."""
     from ..api import DeviceError
     from ..data.build import ChainsetBuildError
+    from ..data.chains import ChainSetError
     from ..model.checkpoint import WeightsError
     from ..evaluation.compare import AlignmentError
     from ..templates.library import LibraryError
@@ -50,7 +51,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from ..tokenizer import SequenceError
 
     return (UsageError, AlignmentError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,
-            ChainsetBuildError, LibraryError, FileNotFoundError, IsADirectoryError, PermissionError)
+            ChainsetBuildError, ChainSetError, LibraryError, FileNotFoundError, IsADirectoryError, PermissionError)
 
 
 def main(argv: list[str] | None = None) -> int:

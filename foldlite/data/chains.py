@@ -6,6 +6,8 @@ Per-residue arrays stay int16/uint8 in memory; floats are made per crop only
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,10 @@ class Chain:
         return ideal_cb(n, ca, c)
 
 
+class ChainSetError(ValueError):
+    """A chain-set file that cannot be used (damaged, not a chain set); the message names the file."""
+
+
 class ChainSet:
     """Read-only view of a chain-set .npz (see ../shared/data/README.md for the format)."""
 
@@ -63,18 +69,29 @@ class ChainSet:
         if not self.path.exists():
             raise FileNotFoundError(
                 f"chain set not found: {self.path} (pass a path or set ${DATA_ENV})")
-        with np.load(self.path, allow_pickle=False) as data:
-            missing = [k for k in self.REQUIRED if k not in data.files]
-            if missing:
-                raise ValueError(f"{self.path}: not a chain set, missing arrays {missing}")
-            self.names = data["name"].astype(str)
-            self.lengths = data["length"].astype(np.int64)
-            self.seq = data["seq"]  # uint8 [R]
-            self.dssp = data["dssp"]  # uint8 [R]
-            self.xyz = data["xyz"]  # int16 [R, 4, 3], 0.01 Å
-            self.center = data["center"]  # float32 [C, 3]
-            self.cluster = data["cluster"]
-            self.split = data["split"]
+        if not self.path.is_file():
+            raise ChainSetError(f"{self.path}: not a file; a chain set is one .npz file")
+        with open(self.path, "rb") as handle:
+            if handle.read(4) != b"PK\x03\x04":  # numpy would try it as a pickle and say so
+                raise ChainSetError(f"{self.path}: not a chain set (.npz written by `foldlite data build`)")
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                missing = [k for k in self.REQUIRED if k not in data.files]
+                if missing:
+                    raise ChainSetError(f"{self.path}: not a chain set, missing arrays {missing}")
+                self.names = data["name"].astype(str)
+                self.lengths = data["length"].astype(np.int64)
+                self.seq = data["seq"]  # uint8 [R]
+                self.dssp = data["dssp"]  # uint8 [R]
+                self.xyz = data["xyz"]  # int16 [R, 4, 3], 0.01 Å
+                self.center = data["center"]  # float32 [C, 3]
+                self.cluster = data["cluster"]
+                self.split = data["split"]
+        except ChainSetError:
+            raise
+        # a damaged file fails in many ways: bad zip directory, bad CRC, broken deflate stream, short read
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+            raise ChainSetError(f"{self.path}: damaged chain set, cannot read it ({error})") from None
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
 
     def __len__(self) -> int:

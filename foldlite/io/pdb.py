@@ -16,6 +16,7 @@ import gzip
 import io
 import os
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def _load_text(path: Path, gzipped: bool) -> str:
                 data = handle.read()
         else:
             data = path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:  # zlib: a damaged .gz body
         raise StructureFileError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") \
             from None
     if b"\x00" in data:

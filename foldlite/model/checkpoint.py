@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import torch
@@ -60,12 +62,25 @@ def verify_checksum(path: Path) -> None:
                            f"from {sidecar.name}); the file is corrupted or was replaced: reinstall foldlite")
 
 
+def check_zip_members(path: Path) -> None:
+    """torch.load does not check the CRC-32 of the tensors it reads, so damage inside one would load as
+    wrong weights; zipfile checks every member. A file that is not a zip is left to torch.load's error."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        return
+    if bad is not None:
+        raise WeightsError(f"{path}: damaged weights file (CRC-32 check failed for {bad.rsplit('/', 1)[-1]})")
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load a checkpoint dict safely (weights_only=True) and check its format version and checksum."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
     verify_checksum(path)
+    check_zip_members(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated zip, pickle with foreign objects, random bytes ...

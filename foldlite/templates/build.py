@@ -46,13 +46,15 @@ def _encode(ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _from_chainset(path: Path, split: str | None, report: LibraryReport):
     """Yield (name, sequence bytes [L] uint8, Cα [L, 3], Cβ [L, 3], centre [3]) from a chain set."""
-    from ..data.chains import ChainSet
+    from ..data.chains import ChainSet, ChainSetError
 
     if not _is_npz(path):
         raise LibraryError(f"{path}: not a chain-set .npz (nor a folder of structure files)")
     try:
         chainset = ChainSet(path)
         indices = chainset.indices(split)
+    except ChainSetError as error:  # already names the file
+        raise LibraryError(str(error)) from None
     except (OSError, ValueError, EOFError) as error:  # not an .npz, not a chain set, unknown split
         raise LibraryError(f"{path}: cannot use it as a chain set ({error})") from None
     for index in indices:

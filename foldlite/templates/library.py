@@ -24,6 +24,8 @@ per chain.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -151,8 +153,9 @@ def load_library(path: str | os.PathLike) -> Library:
                               path=path)
     except LibraryError:
         raise
-    except (OSError, ValueError, EOFError) as error:  # not a zip, truncated, pickled object arrays...
-        raise LibraryError(f"{path}: cannot read the structure library ({error})") from None
+    # not a zip, truncated, bad CRC or deflate stream, pickled object arrays...
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise LibraryError(f"{path}: damaged structure library, cannot read it ({error})") from None
     if len(library.seq) != library.total_residues or library.ca_int.shape != (len(library.seq), 3):
         raise LibraryError(f"{path}: inconsistent library arrays (lengths do not add up)")
     return library

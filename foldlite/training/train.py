@@ -159,6 +159,7 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
 def _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, model_config, train_config,
            overrides, threads, templates, compile_model, log) -> Path:
     out_dir = Path(out_dir)
+    chainset = ChainSet(data_path)  # before the run folder is made: a bad --data leaves nothing behind
     out_dir.mkdir(parents=True, exist_ok=True)
     last_path, best_path, csv_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "metrics.csv"
     if threads:
@@ -166,7 +167,6 @@ def _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, mod
     # `python -m foldlite train ...` shows up as .../foldlite/__main__.py: record it as the CLI command
     program = "foldlite" if sys.argv[0].endswith(("__main__.py", "foldlite")) else sys.argv[0]
     command = " ".join([program] + [shlex.quote(a) for a in sys.argv[1:]])
-    chainset = ChainSet(data_path)
 
     model, train_config, state = _start(out_dir, resume, init_from, model_config, train_config, templates, log)
     if overrides:  # run-time changes (e.g. a longer schedule when continuing) are recorded in the checkpoint

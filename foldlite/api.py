@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -36,7 +37,7 @@ from .templates.features import TemplateFeatures
 from .templates.library import resolve_templates
 from .templates.prepare import RESTRAIN_GEOMETRY, TemplateOptions, prepare_templates
 from .templates.search import DEFAULT_MAX_EVALUE
-from .tokenizer import normalize_sequence, encode_canonical
+from .tokenizer import describe_modified, encode_canonical, modified_residues, normalize_sequence
 
 MIN_LENGTH = 10  # residues; shorter peptides have no fold for a distogram to describe
 MAX_LENGTH = 2000  # residues; memory grows as L² (see README "Limits")
@@ -48,6 +49,10 @@ SINGLE_SEQUENCE_COMPACTNESS = 10.0
 
 class DeviceError(ValueError):
     """A device that was asked for but is not available."""
+
+
+class ModifiedResidueWarning(UserWarning):
+    """Some residues were folded as others (U as C, O as K, B/Z/J as X); Prediction.modified_residues."""
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -152,7 +157,8 @@ class Prediction:
     restrained_distogram (see foldlite.templates.restraints.combine) and pLDDT is computed from that same
     distribution; otherwise restrained_distogram is None. The pLDDT calibration was fitted on
     single-sequence folds. templates: one dict per template found (foldlite.templates.prepare.describe),
-    best first; empty when none.
+    best first; empty when none. modified_residues: the input residues folded as others
+    (tokenizer.ModifiedResidue: U as C, O as K, B/Z/J as X), empty when none.
     """
 
     id: str
@@ -168,6 +174,7 @@ class Prediction:
     geometry_loss: float = float("nan")
     templates: list = field(default_factory=list)
     restrained_distogram: np.ndarray | None = None  # [L, L, 65] used for geometry and pLDDT, or None
+    modified_residues: list = field(default_factory=list)
 
     @property
     def plddt(self) -> np.ndarray:
@@ -209,6 +216,7 @@ class Prediction:
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "model_version": self.model_version,
             "templates": list(self.templates),
+            "modified_residues": [m._asdict() for m in self.modified_residues],
         }
 
     def save(self, directory: str | os.PathLike, name: str | None = None, fmt: str = "pdb",
@@ -236,7 +244,7 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
          num_restarts: int = 3, templates="auto", exclude_templates=(),
          max_template_identity: float | None = None,
          restrain_geometry: bool | None = None, template_start: bool = True,
-         template_evalue: float | None = None) -> Prediction:
+         template_evalue: float | None = None, modified=None) -> Prediction:
     """Fold one sequence into one Prediction (for several structures ranked by pLDDT: fold_models).
 
     templates: "auto" (the shipped structure library when present), None or "none" (network only),
@@ -248,13 +256,16 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     foldlite.templates.search.DEFAULT_MAX_EVALUE). template_start: also refine from the best
     template's Cα trace beside the usual restarts; the lowest-energy result wins either way.
     num_models: must be 1 (kept so that older calls asking for several get a clear message).
+    modified: the substitutions already made in a canonical `sequence` (FastaRecord.modified); by
+    default they are read off `sequence`. Any substitution (U as C, O as K, B/Z/J as X) is reported
+    with a ModifiedResidueWarning and kept in Prediction.modified_residues (and the JSON).
     """
     if num_models > 1:
         raise ValueError(f"fold() returns one Prediction; for num_models={num_models} ranked structures "
                          f"call foldlite.fold_models(sequence, num_models={num_models}, ...)")
     return fold_models(sequence, model, seed, num_models, device, record_id, keep_attention, num_restarts,
                        templates, exclude_templates, max_template_identity, restrain_geometry, template_start,
-                       template_evalue)[0]
+                       template_evalue, modified)[0]
 
 
 def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,
@@ -262,7 +273,7 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
                 num_restarts: int = 3, templates="auto", exclude_templates=(),
                 max_template_identity: float | None = None,
                 restrain_geometry: bool | None = None, template_start: bool = True,
-                template_evalue: float | None = None) -> list[Prediction]:
+                template_evalue: float | None = None, modified=None) -> list[Prediction]:
     """Fold one sequence into `num_models` Predictions ranked by mean pLDDT (options as fold()).
 
     The pipeline, in data-flow order: check -> templates -> network -> restraints -> geometry ->
@@ -270,8 +281,12 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
     """
     if num_models < 1:
         raise ValueError(f"num_models must be at least 1, got {num_models}")
-    sequence = normalize_sequence(sequence, record_id)
+    given, sequence = sequence, normalize_sequence(sequence, record_id)
+    modified = list(modified_residues(given) if modified is None else modified)
     check_length(record_id, sequence, MIN_LENGTH, MAX_LENGTH)
+    if modified:
+        warnings.warn(f"{record_id}: folded {describe_modified(modified)}", ModifiedResidueWarning,
+                      stacklevel=2)
     model = model or _default_model(device)
     library = resolve_templates(templates)  # before the network: a bad library path fails fast
     options = TemplateOptions(
@@ -312,7 +327,8 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
             timings={"network": network_s, "templates": templates_s, "geometry": geometry_s,
                      "total": network_s + templates_s + geometry_s},
             model_version=model.version, geometry_loss=result.loss, templates=found.used,
-            restrained_distogram=distogram if found.restrains else None))
+            restrained_distogram=distogram if found.restrains else None,
+            modified_residues=modified))
     predictions.sort(key=lambda p: -p.mean_plddt)
     for rank, prediction in enumerate(predictions, start=1):
         prediction.rank = rank
@@ -332,4 +348,4 @@ def _structure(coords: np.ndarray, sequence: str, record_id: str, calibration: C
 def fold_fasta(path: str | os.PathLike, model: LoadedModel | None = None, **kwargs) -> Iterator[Prediction]:
     """Fold every record of a FASTA file, streaming: one record in memory at a time."""
     for record in read_fasta(path):
-        yield fold(record.sequence, model=model, record_id=record.id, **kwargs)
+        yield fold(record.sequence, model=model, record_id=record.id, modified=record.modified, **kwargs)

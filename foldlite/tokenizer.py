@@ -2,11 +2,15 @@
 
 Alphabet: the 20 standard residues, X for unknown, and a padding token.
 Lower case is accepted; U (selenocysteine) -> C, O (pyrrolysine) -> K,
-B/Z/J (ambiguous) -> X; one trailing ``*`` (stop codon) is dropped.
+B/Z/J (ambiguous) -> X; one trailing ``*`` (stop codon) is dropped. Such
+substitutions are not silent: ``modified_residues`` lists them, and fold()
+reports them (a warning, and ``modified_residues`` in the JSON).
 Everything else is an error that names the record, the character and its
 1-based position.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,6 +31,38 @@ _EXPLANATIONS = {
     "/": "'/' chain separators are not supported; fold each chain as its own record",
     "*": "'*' (stop) is only allowed as the last character",
 }
+
+
+# What each substitution means, for the warning.
+_SUBSTITUTION_NAMES = {"U": "selenocysteine", "O": "pyrrolysine", "B": "Asx (D or N)", "Z": "Glx (E or Q)",
+                       "J": "Xle (I or L)"}
+
+
+class ModifiedResidue(NamedTuple):
+    """A residue folded as another one than the input gave: position 1-based, one-letter codes."""
+
+    position: int
+    given: str
+    folded_as: str
+
+    def describe(self) -> str:
+        shown = "X (unknown, written as UNK)" if self.folded_as == UNKNOWN else self.folded_as
+        return f"{self.given} ({_SUBSTITUTION_NAMES[self.given]}) at {self.position} as {shown}"
+
+
+def modified_residues(sequence: str) -> list[ModifiedResidue]:
+    """The substitutions normalize_sequence makes in ``sequence`` (U -> C, O -> K, B/Z/J -> X)."""
+    return [ModifiedResidue(position, char.upper(), SUBSTITUTIONS[char.upper()])
+            for position, char in enumerate(sequence, start=1)
+            if char.isascii() and char.upper() in SUBSTITUTIONS]
+
+
+def describe_modified(modified: list[ModifiedResidue], limit: int = 5) -> str:
+    """'U (selenocysteine) at 12 as C; B (Asx (D or N)) at 30 as X (...)' with at most `limit` shown."""
+    text = "; ".join(m.describe() for m in modified[:limit])
+    if len(modified) > limit:
+        text += f"; and {len(modified) - limit} more"
+    return text
 
 
 class SequenceError(ValueError):

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 from Bio import SeqIO
 
-from ..tokenizer import SequenceError, normalize_sequence
+from ..tokenizer import ModifiedResidue, SequenceError, modified_residues, normalize_sequence
 
 __all__ = ["FastaError", "FastaRecord", "read_fasta", "read_fasta_all", "parse_fasta_text",
            "check_length"]
@@ -33,6 +33,7 @@ class FastaRecord:
     id: str  # first word of the header
     description: str  # the whole header line without '>'
     sequence: str  # canonical (tokenizer.normalize_sequence)
+    modified: tuple[ModifiedResidue, ...] = ()  # residues the canonical sequence changed (U -> C, ...)
 
 
 # First words of formats people hand us by mistake, for a more helpful message.
@@ -152,7 +153,8 @@ def _records(lines: Iterable[str], source: str) -> Iterator[FastaRecord]:
                                           record=f"record {number} {_show(record_id)}")
         except SequenceError as exc:
             raise FastaError(f"{source}: {exc}") from None
-        yield FastaRecord(id=record_id, description=seq_record.description, sequence=sequence)
+        yield FastaRecord(id=record_id, description=seq_record.description, sequence=sequence,
+                          modified=tuple(modified_residues(raw_sequence)))
     if number == 0:
         raise FastaError(f"{source}: no FASTA records")
 

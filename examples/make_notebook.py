@@ -25,13 +25,15 @@ def script_cells(text: str) -> list[tuple[str, str]]:
 
 
 def notebook(cells: list[tuple[str, str]]) -> dict:
-    def cell(kind, source):
-        base = {"cell_type": kind, "metadata": {}, "source": source.splitlines(keepends=True)}
+    def cell(index, kind, source):
+        # nbformat 4.5 cells need an id; numbering them keeps the file the same on every rebuild
+        base = {"cell_type": kind, "id": f"cell-{index}", "metadata": {},
+                "source": source.splitlines(keepends=True)}
         if kind == "code":
             base.update(execution_count=None, outputs=[])
         return base
 
-    return {"cells": [cell(k, s) for k, s in cells], "metadata": {
+    return {"cells": [cell(i, k, s) for i, (k, s) in enumerate(cells, start=1)], "metadata": {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
 

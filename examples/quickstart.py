@@ -6,17 +6,19 @@
 
 # %%
 import sys
+import tempfile
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files, not windows; in a notebook the figures show inline anyway
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # foldlite leaves the backend alone: inline in notebooks, files in scripts
 import numpy as np
 
 import foldlite
 
-OUT = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else Path("quickstart_out")
+# output folder: the first argument, else a new temporary folder (nothing is written beside this file)
+if len(sys.argv) > 1 and not sys.argv[1].startswith("-"):  # a notebook kernel's argv starts with "-f"
+    OUT = Path(sys.argv[1])
+else:
+    OUT = Path(tempfile.mkdtemp(prefix="foldlite_quickstart_"))
 WEIGHTS = None  # None: the shipped weights
 
 # %% Fold ubiquitin
@@ -49,4 +51,6 @@ fig.savefig(OUT / "ubiquitin_attention.png", dpi=90)
 # %% Save PDB, JSON, distogram and figure; view in 3D (py3Dmol, in a notebook)
 paths = pred.save(OUT, overwrite=True)
 print({kind: str(path) for kind, path in paths.items()})
-view = pred.view()  # in Jupyter, the last expression `view` displays the structure coloured by pLDDT
+# The last expression of a notebook cell is displayed: the structure, coloured by pLDDT. Folding runs
+# offline; the viewer itself (3Dmol.js) is loaded by the browser from the web.
+pred.view()

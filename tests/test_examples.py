@@ -35,3 +35,38 @@ def test_quickstart_script_runs_with_the_shipped_weights(tmp_path):
     assert "mean pLDDT" in result.stdout
     for name in ("ubiquitin.pdb", "ubiquitin.json", "ubiquitin_overview.png", "ubiquitin_attention.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_notebook_cells_have_ids():
+    notebook = json.loads((EXAMPLES / "quickstart.ipynb").read_text())
+    assert (notebook["nbformat"], notebook["nbformat_minor"]) >= (4, 5)
+    ids = [cell.get("id") for cell in notebook["cells"]]
+    assert all(ids) and len(set(ids)) == len(ids)
+
+
+@pytest.mark.slow
+def test_notebook_executes_and_shows_the_figures_and_the_3d_view(tmp_path, monkeypatch):
+    """Run headless as Jupyter would (a local kernel): the figures are shown inline, the 3D view is shown,
+    and the notebook leaves no files beside itself."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's temporary output folder goes here
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # as in a plain Jupyter: the kernel's inline backend
+    before = sorted(p.relative_to(EXAMPLES) for p in EXAMPLES.rglob("*") if "__pycache__" not in p.parts)
+    notebook = nbformat.read(EXAMPLES / "quickstart.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(EXAMPLES)}}).execute()
+    after = sorted(p.relative_to(EXAMPLES) for p in EXAMPLES.rglob("*") if "__pycache__" not in p.parts)
+    assert after == before
+
+    def shown(cell, mime):
+        return [out["data"][mime] for out in cell.get("outputs", []) if mime in out.get("data", {})]
+
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(not [o for o in c.outputs if o.output_type == "error"] for c in code_cells)
+    figure_cells = [c for c in code_cells if "pred.plot()" in c.source or "plt.subplots" in c.source]
+    assert len(figure_cells) == 2 and all(shown(c, "image/png") for c in figure_cells)
+    html = "".join(shown(code_cells[-1], "text/html"))
+    assert "3Dmol" in html and "ATOM" in html  # the viewer, with the predicted structure in it

@@ -16,15 +16,30 @@ def expected_distance_map(distogram: np.ndarray) -> np.ndarray:
     return distogram @ centers
 
 
-def plot_prediction(prediction, path=None):
-    """Return a matplotlib Figure; also save it as PNG when `path` is given."""
-    import matplotlib
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+
+def plot_prediction(prediction, path=None, pyplot: bool = True):
+    """Return a matplotlib Figure; also save it as PNG when `path` is given.
+
+    pyplot=True makes it a pyplot figure, shown the usual way (inline in notebooks); pyplot=False
+    makes a plain Figure for writing files. Either way the user's backend is left as it is.
+    """
+    from matplotlib.figure import Figure
 
     length = len(prediction.sequence)
-    fig = plt.figure(figsize=(10, 5.2), constrained_layout=True)
+    size = (10, 5.4)
+    if pyplot:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=size, layout="constrained")
+    else:
+        fig = Figure(figsize=size, layout="constrained")
+    # the record id goes across the whole figure (ids can be long); the panels keep short titles
+    source = "network + templates" if getattr(prediction, "restrained_distogram", None) is not None \
+        else "network"
+    fig.suptitle(f"{_shorten(str(prediction.id), 80)}  ({source})", fontsize=10)
     grid = fig.add_gridspec(3, 2, width_ratios=[1.05, 1.4], height_ratios=[3, 0.35, 1.2])
     ax_map = fig.add_subplot(grid[:, 0])
     # show the distribution the structure was built from: with templates, the restrained one
@@ -36,10 +51,11 @@ def plot_prediction(prediction, path=None):
     upper = np.triu(np.ones((length, length), bool), 1)
     shown = np.where(upper, distances, np.nan)
     image = ax_map.imshow(shown, cmap="viridis_r", vmin=2, vmax=22, interpolation="nearest")
-    ax_map.imshow(np.where(~upper, contacts, np.nan), cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
-    fig.colorbar(image, ax=ax_map, shrink=0.7, label="expected Cβ distance (Å), upper")
-    source = "network + templates" if restrained is not None else "network"
-    ax_map.set_title(f"{prediction.id} ({source}): distances (upper) / P(contact < 8 Å) (lower)", fontsize=8)
+    contact_image = ax_map.imshow(np.where(~upper, contacts, np.nan), cmap="Greys", vmin=0, vmax=1,
+                                  interpolation="nearest")
+    fig.colorbar(image, ax=ax_map, shrink=0.6, label="expected Cβ distance (Å), upper")
+    fig.colorbar(contact_image, ax=ax_map, shrink=0.6, label="P(contact < 8 Å), lower")
+    ax_map.set_title("distances (upper) / contacts (lower)", fontsize=9)
     ax_map.set_xlabel("residue")
     ax_map.set_ylabel("residue")
 
@@ -72,5 +88,6 @@ def plot_prediction(prediction, path=None):
     ax_prob.set_xlabel("residue")
     if path is not None:
         fig.savefig(path, dpi=110)
-        plt.close(fig)
+        if pyplot:
+            plt.close(fig)
     return fig

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -51,11 +52,31 @@ def _seed(text: str) -> int:
     return value
 
 
-def _new_output(path: str, overwrite: bool) -> Path:
-    """The path of an output file that may only replace an existing file when --overwrite was given."""
+def _output_folder(path: str) -> Path:
+    """The -o folder, refused up front (exit 2, nothing folded) when it cannot be one: a file, or a
+    path under a file, or a place where nothing can be written."""
     out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder; choose another -o")
+    ancestor = out
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"{out}: cannot make this folder, {ancestor} is a file")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UsageError(f"{out}: cannot write in {ancestor} (permission denied)")
+    return out
+
+
+def _new_output(path: str, overwrite: bool) -> Path:
+    """The path of an output file that may only replace an existing file when --overwrite was given;
+    checked before the work starts, so a bad -o does not surface only when the result is written."""
+    out = Path(path)
+    if out.is_dir():
+        raise UsageError(f"{out}: is a folder; -o takes a file name here")
     if out.exists() and not overwrite:
         raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    _output_folder(str(out.parent))
     return out
 
 

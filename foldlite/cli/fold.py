@@ -5,7 +5,8 @@ import sys
 import time
 from pathlib import Path
 
-from .args import EXIT_FAILED, EXIT_OK, UsageError, _new_output, _positive_float, _positive_int, _seed
+from .args import (EXIT_FAILED, EXIT_OK, UsageError, _new_output, _output_folder, _positive_float,
+                   _positive_int, _seed)
 
 # ---------------------------------------------------------------------------------------------- fold
 
@@ -29,33 +30,59 @@ def _add_fold(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress or table")
 
 
+def _record_names(name: str, num_models: int) -> list[str]:
+    return [name] if num_models == 1 else [f"{name}_rank_{k}" for k in range(1, num_models + 1)]
+
+
+def _other_outputs_message(path: Path, record_id: str) -> str:
+    return (f"{path} exists from a run with other options (--format/--num-models); refolding record "
+            f"{record_id!r} would mix two predictions: pass --overwrite to replace its files, or choose another -o")
+
+
 def _fold_records(args):
-    """Validate all input first (streaming), then return a generator over (record, filename)."""
+    """Validate all input first (streaming), then return a generator over (record, filename).
+
+    Pass 1 also looks at what the output folder holds: a record that an earlier run finished with other
+    options (another --format or --num-models) is refused unless --overwrite, before anything is folded.
+    """
     from ..api import MAX_LENGTH, MIN_LENGTH
     from ..io.fasta import FastaRecord, check_length, read_fasta
+    from ..io.outputs import record_state
     from ..io.safe_io import safe_filename
-    from ..tokenizer import normalize_sequence
+    from ..tokenizer import modified_residues, normalize_sequence
 
+    out = _output_folder(args.out)
     if args.sequence is not None:
         if args.input:
             raise UsageError("give either a FASTA file or --sequence, not both")
         sequence = normalize_sequence(args.sequence, args.id)
         check_length(args.id, sequence, MIN_LENGTH, MAX_LENGTH)
-        records = lambda: iter([FastaRecord(id=args.id, description=args.id, sequence=sequence)])  # noqa: E731
+        record = FastaRecord(id=args.id, description=args.id, sequence=sequence,
+                             modified=tuple(modified_residues(args.sequence)))
+        records = lambda: iter([record])  # noqa: E731
     elif args.input:
-        for record in read_fasta(args.input):  # pass 1: validate everything before writing anything
-            check_length(record.id, record.sequence, MIN_LENGTH, MAX_LENGTH)
         records = lambda: read_fasta(args.input)  # noqa: E731
     else:
         raise UsageError("give a FASTA file or --sequence")
     used: set = set()
+    for record in records():  # pass 1: validate everything before writing anything
+        check_length(record.id, record.sequence, MIN_LENGTH, MAX_LENGTH, source=args.input)
+        names = _record_names(safe_filename(record.id, used), args.num_models)
+        state, existing = record_state(out, names, args.format)
+        if state == "other" and not args.overwrite:
+            raise UsageError(_other_outputs_message(existing, record.id))
+    used = set()
     return ((record, safe_filename(record.id, used)) for record in records())
 
 
 def _run_fold(args) -> int:
-    from ..api import fold_models, load_model
-    from ..io.outputs import output_paths, write_prediction
+    import warnings
+
+    from ..api import ModifiedResidueWarning, fold_models, load_model
+    from ..io.outputs import record_state, write_prediction
+    from ..io.safe_io import remove_stale_temporaries
     from ..templates.library import resolve_templates
+    from ..tokenizer import describe_modified
 
     records = _fold_records(args)
     model = load_model(args.weights, args.device)
@@ -65,21 +92,40 @@ def _run_fold(args) -> int:
         print(f"templates: {library.path or 'in-memory library'} ({len(library)} chains)" if library is not None
               else "templates: none", file=sys.stderr, flush=True)
     out = Path(args.out)
+    remove_stale_temporaries(out)  # what a killed run left half-written (never a live run's files)
     rows, failed = [], 0
     started = time.time()
     for index, (record, name) in enumerate(records, start=1):
-        names = [name] if args.num_models == 1 else [f"{name}_rank_{k}" for k in range(1, args.num_models + 1)]
-        done = all(output_paths(out, n, args.format, not args.no_plots)["structure"].exists() for n in names)
-        if done and not args.overwrite:
+        names = _record_names(name, args.num_models)
+        state, existing = record_state(out, names, args.format)
+        if state == "done" and not args.overwrite:
             rows.append((record.id, len(record.sequence), None, 0.0, "-", "skipped (done; --overwrite to refold)"))
             continue
+        if state == "other" and not args.overwrite:  # appeared since pass 1 (another run into this folder)
+            failed += 1
+            rows.append((record.id, len(record.sequence), None, 0.0, "-",
+                         f"failed: {_other_outputs_message(existing, record.id)}"))
+            continue
+        if record.modified:  # U folded as C, B as X ...: said on stderr and kept in the JSON
+            where = f"{args.input}: " if args.input else ""
+            print(f"foldlite fold: warning: {where}record {record.id!r}: folded "
+                  f"{describe_modified(record.modified)}", file=sys.stderr, flush=True)
         if not args.quiet:
             print(f"[{index}] folding {record.id} ({len(record.sequence)} aa) ...", file=sys.stderr, flush=True)
         tick = time.time()
         try:
-            predictions = fold_models(record.sequence, model=model, seed=args.seed, num_models=args.num_models,
-                                      record_id=record.id, keep_attention=False, templates=library)
-            for prediction, file_name in zip(predictions, names):
+            with warnings.catch_warnings():  # the warning above already said it, in the CLI's words
+                warnings.simplefilter("ignore", ModifiedResidueWarning)
+                predictions = fold_models(record.sequence, model=model, seed=args.seed,
+                                          num_models=args.num_models, record_id=record.id, keep_attention=False,
+                                          templates=library, modified=record.modified)
+            if not args.overwrite and record_state(out, names, args.format)[0] == "done":
+                # another run into this folder finished the record meanwhile (same input, same files)
+                rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, time.time() - tick,
+                             _best_template(predictions[0]), "skipped (written meanwhile by another run)"))
+                continue
+            # rank 1 last: until its structure file exists the record reads as unfinished (record_state)
+            for prediction, file_name in reversed(list(zip(predictions, names))):
                 # an unfinished record's leftovers (no structure file yet) are ours to replace
                 write_prediction(prediction, out, name=file_name, fmt=args.format, plots=not args.no_plots,
                                  overwrite=True, extra={"file_stem": file_name})

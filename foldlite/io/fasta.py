@@ -213,10 +213,15 @@ def parse_fasta_text(text: str, source: str = "<string>") -> list[FastaRecord]:
     return list(_records(lines, source))
 
 
-def check_length(record_id: str, sequence: str, min_length: int, max_length: int | None) -> None:
-    """Raise FastaError unless ``min_length <= len(sequence) <= max_length`` (None: no maximum)."""
+def check_length(record_id: str, sequence: str, min_length: int, max_length: int | None,
+                 source: str | os.PathLike | None = None) -> None:
+    """Raise FastaError unless ``min_length <= len(sequence) <= max_length`` (None: no maximum).
+
+    ``source`` (the FASTA file) starts the message when given, as in every other FASTA error.
+    """
     length = len(sequence)
     if length < min_length or (max_length is not None and length > max_length):
         upper = "no limit" if max_length is None else str(max_length)
-        raise FastaError(f"record {_show(record_id)}: length {length} is outside the supported "
+        where = f"{source}: " if source is not None else ""
+        raise FastaError(f"{where}record {_show(record_id)}: length {length} is outside the supported "
                          f"range {min_length}-{upper} residues")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..constants import DISTOGRAM_EDGES
-from .safe_io import atomic_write_bytes, atomic_write_text
+from .safe_io import atomic_write_bytes
 
 FORMATS = ("pdb", "cif")
 
@@ -32,24 +32,85 @@ def output_paths(directory: Path, name: str, fmt: str = "pdb", plots: bool = Tru
     return paths
 
 
+def record_files(directory: Path, names: list[str]) -> list[Path]:
+    """Every file predictions under these names can have, whatever the options (both structure formats,
+    with and without the figure): the files an existing-output check must look at."""
+    files = []
+    for name in names:
+        files += [Path(directory) / f"{name}.{fmt}" for fmt in FORMATS]
+        files += [p for kind, p in output_paths(Path(directory), name).items() if kind != "structure"]
+    return files
+
+
+def record_state(directory: Path, names: list[str], fmt: str) -> tuple[str, Path | None]:
+    """What an earlier run left for one record whose predictions are written under `names`
+    (one name, or the rank names of --num-models, which are written last rank first).
+
+    ("done", None): every structure file of this format exists (the structure is written last, so the
+    record is complete). ("other", path): a finished record under other options: a structure file in the
+    other format, or the first name's (a run with fewer --num-models); refolding would mix two
+    predictions. ("unfinished", None): nothing, or the leftovers of an interrupted run, ours to replace.
+    """
+    directory = Path(directory)
+    wanted = [directory / f"{name}.{fmt}" for name in names]
+    if all(path.exists() for path in wanted):
+        return "done", None
+    other = [path for name in names for f in FORMATS if f != fmt and (path := directory / f"{name}.{f}").exists()]
+    if other:
+        return "other", other[0]
+    if wanted[0].exists():
+        return "other", wanted[0]
+    return "unfinished", None
+
+
 def write_prediction(prediction, directory: Path, name: str | None = None, fmt: str = "pdb",
                      plots: bool = True, overwrite: bool = False, extra: dict | None = None) -> dict[str, Path]:
-    """Write all files of one prediction; `name` defaults to the record id (made file-safe)."""
+    """Write all files of one prediction; `name` defaults to the record id (made file-safe).
+
+    Without `overwrite`, any existing file of this name (in either format) is an OutputExistsError.
+    With it, the old files of this name that this call does not rewrite (the other format's structure,
+    a figure when plots are off) are removed, so the folder never holds two predictions for one name.
+    If writing fails (a full disk), the files this call had written are removed again.
+    """
     from .safe_io import safe_filename
 
     directory = Path(directory)
     name = name or safe_filename(prediction.id, set())
     paths = output_paths(directory, name, fmt, plots)
-    existing = [str(p) for p in paths.values() if p.exists()]
+    existing = [path for path in record_files(directory, [name]) if path.exists()]
     if existing and not overwrite:
         raise OutputExistsError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it")
-    directory.mkdir(parents=True, exist_ok=True)
 
+    # everything is made in memory first: an error here leaves the folder as it was
     summary = prediction.summary()
     summary["files"] = {kind: path.name for kind, path in paths.items()}
     summary.update(extra or {})
-    structure_text = prediction.to_pdb() if fmt == "pdb" else prediction.to_cif()
+    contents = {"distogram": _distogram_npz(prediction)}
+    if plots:
+        contents["plot"] = _figure_png(prediction)
+    contents["json"] = (json.dumps(summary, indent=1) + "\n").encode("utf-8")
+    # the structure goes last: its presence marks a finished record (reruns skip it)
+    contents["structure"] = (prediction.to_pdb() if fmt == "pdb" else prediction.to_cif()).encode("utf-8")
 
+    directory.mkdir(parents=True, exist_ok=True)
+    # the old structure goes first, so that until the new one is written the record reads as unfinished
+    # (an interrupted run is refolded on rerun instead of being skipped with mixed files)
+    stale = [path for path in record_files(directory, [name]) if path not in paths.values()]
+    for path in [paths["structure"], *stale]:
+        path.unlink(missing_ok=True)
+    written = []
+    try:
+        for kind, data in contents.items():
+            atomic_write_bytes(paths[kind], data)
+            written.append(paths[kind])
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return paths
+
+
+def _distogram_npz(prediction) -> bytes:
     buffer = io.BytesIO()
     # float16 probabilities keep a 300-residue distogram at a few MB; contacts and SS ride along
     arrays = {"distogram": prediction.distogram.astype(np.float16),
@@ -60,16 +121,14 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
         # what the geometry used once template restraints were mixed in (the network's own is `distogram`)
         arrays["restrained_distogram"] = prediction.restrained_distogram.astype(np.float16)
     np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(paths["distogram"], buffer.getvalue())
-    if plots:
-        figure_buffer = io.BytesIO()
-        figure = prediction.plot()
-        figure.savefig(figure_buffer, format="png", dpi=110)
-        import matplotlib.pyplot as plt
+    return buffer.getvalue()
 
-        plt.close(figure)
-        atomic_write_bytes(paths["plot"], figure_buffer.getvalue())
-    atomic_write_text(paths["json"], json.dumps(summary, indent=1) + "\n")
-    # the structure goes last: its presence marks a finished record (reruns skip it)
-    atomic_write_text(paths["structure"], structure_text)
-    return paths
+
+def _figure_png(prediction) -> bytes:
+    from .plots import plot_prediction
+
+    # a plain Figure, not pyplot: nothing is shown or kept open, and the user's backend is untouched
+    figure = plot_prediction(prediction, pyplot=False)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()

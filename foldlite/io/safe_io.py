@@ -30,10 +30,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see either the old file or the complete new one.
 
     The data goes to a temporary file in the same directory (same filesystem, so the final
-    ``os.replace`` is atomic); the temporary file is removed if anything fails.
+    ``os.replace`` is atomic); the temporary file is removed if anything fails. Its name carries the
+    writer's process id, so files left by a killed process can be told from those still being written
+    (``remove_stale_temporaries``). Missing parent folders are created.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:50]}.", suffix=".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:50]}.{os.getpid()}.",
+                                    suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -53,6 +57,40 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
     """Atomically write ``text`` (newlines written exactly as given, no platform translation)."""
     atomic_write_bytes(path, text.encode(encoding))
+
+
+# ".<name>.<pid>.<random>.tmp", as atomic_write_bytes names its temporary files
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")
+
+
+def _process_running(pid: int) -> bool:
+    if os.name != "posix":  # no cheap, harmless liveness check: treat every writer as running
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of atomic writes whose process is gone (a run killed with SIGKILL
+    cannot clean up after itself); files of writers still running are left alone. Returns what went."""
+    directory = Path(directory)
+    removed = []
+    if not directory.is_dir():
+        return removed
+    for path in directory.iterdir():
+        match = _TEMPORARY.match(path.name)
+        if match and int(match.group(1)) != os.getpid() and not _process_running(int(match.group(1))):
+            try:
+                path.unlink()
+                removed.append(path)
+            except FileNotFoundError:  # another run cleaned it first
+                pass
+    return removed
 
 
 def _short_hash(text: str) -> str:

@@ -20,7 +20,8 @@ def _add_fold(sub) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="geometry seed (default 0)")
     p.add_argument("--num-models", type=_positive_int, default=1,
                    help="structures per record from seeds seed..seed+N-1, ranked by mean pLDDT")
-    p.add_argument("--format", choices=("pdb", "cif"), default="pdb")
+    p.add_argument("--format", choices=("pdb", "cif"), default="pdb",
+                   help="structure file format: pdb (default) or cif (mmCIF)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figure")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs and refold finished records")
     p.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
@@ -200,7 +201,7 @@ def _add_library(sub) -> None:
     build.add_argument("-o", "--out", required=True, help="library file to write (.npz)")
     build.add_argument("--split", default=None, choices=("train", "valid", "test"),
                        help="only this split of a chain set (default: all chains)")
-    build.add_argument("--overwrite", action="store_true")
+    build.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
 
 
 def _run_library(args) -> int:

@@ -16,15 +16,16 @@ def _add_train(sub) -> None:
     p.add_argument("--out", required=True, help="run folder (last.pt, best.pt, metrics.csv)")
     p.add_argument("--data", default=None, help="chain-set .npz (default: $FOLDLITE_DATA or ../shared/data)")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
-    p.add_argument("--max-steps", type=_positive_int, default=None)
+    p.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps in all")
     p.add_argument("--resume", action="store_true", help="continue OUT/last.pt (optimiser included)")
     p.add_argument("--init-from", default=None,
                    help="continue from a weights file (e.g. the shipped foldlite/weights/foldlite.pt)")
-    p.add_argument("--threads", type=_positive_int, default=None)
+    p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch (default: torch's)")
     p.add_argument("--total-steps", type=_positive_int, default=None, help="cosine schedule horizon")
-    p.add_argument("--crop-growth-steps", type=_positive_int, default=None)
-    p.add_argument("--eval-every", type=_positive_int, default=None)
-    p.add_argument("--seed", type=_seed, default=None)
+    p.add_argument("--crop-growth-steps", type=_positive_int, default=None,
+                   help="steps over which crops grow from --crop-start to --crop-end")
+    p.add_argument("--eval-every", type=_positive_int, default=None, help="steps between valid-split evaluations")
+    p.add_argument("--seed", type=_seed, default=None, help="training seed (default 0)")
     p.add_argument("--no-templates", action="store_true",
                    help="train single-sequence mode only (no template features in the model)")
     p.add_argument("--recipe", default=None, choices=sorted(MODEL_RECIPES),
@@ -63,10 +64,11 @@ def _add_data(sub) -> None:
     p = sub.add_parser("data", help="build training chain sets")
     data_sub = p.add_subparsers(dest="data_command", required=True)
     build = data_sub.add_parser("build", help="folder of PDB/mmCIF files -> chain-set .npz")
-    build.add_argument("input_dir")
-    build.add_argument("-o", "--out", required=True)
-    build.add_argument("--min-length", type=_positive_int, default=20)
-    build.add_argument("--overwrite", action="store_true")
+    build.add_argument("input_dir", help="folder of PDB/mmCIF files (.pdb, .ent, .cif, .mmcif, optionally .gz)")
+    build.add_argument("-o", "--out", required=True, help="chain-set file to write (.npz)")
+    build.add_argument("--min-length", type=_positive_int, default=20,
+                       help="skip chains shorter than this (default 20 residues)")
+    build.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
 
 
 def _run_data(args) -> int:
@@ -87,16 +89,17 @@ def _add_benchmark(sub) -> None:
     p.add_argument("--data", default=None,
                    help="chain set .npz or a folder of PDB/mmCIF files (default: $FOLDLITE_DATA, "
                         "../shared/data, else the data/ sample)")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                   help="split of a chain set (default test; ignored for a folder)")
     p.add_argument("--limit", type=_positive_int, default=None, help="seeded random subset of this many chains")
     p.add_argument("--lengths", type=_length_range, default=(30, 1000), help="MIN-MAX residues (default 30-1000)")
-    p.add_argument("--weights", default=None)
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the chain choice and the geometry (default 0)")
     p.add_argument("-o", "--out", default="benchmark.csv", help="per-chain CSV (default benchmark.csv)")
     p.add_argument("--library", default=None,
                    help="structure library (train split) for the nearest_template baseline "
                         "(default: foldlite/weights/library.npz if present, else no such baseline)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace the CSV if it exists")
 
 
 def _run_benchmark(args) -> int:
@@ -139,11 +142,12 @@ def _run_benchmark(args) -> int:
 
 def _add_model_metrics(sub) -> None:
     p = sub.add_parser("model-metrics", help="network-only metrics on a split: distogram CE, contacts, Q3")
-    p.add_argument("--data", default=None)
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--limit", type=_positive_int, default=None)
-    p.add_argument("--lengths", type=_length_range, default=(30, 1000))
-    p.add_argument("--weights", default=None)
+    p.add_argument("--data", default=None,
+                   help="chain set .npz (default: $FOLDLITE_DATA, ../shared/data, else the data/ sample)")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to score (default test)")
+    p.add_argument("--limit", type=_positive_int, default=None, help="seeded random subset of this many chains")
+    p.add_argument("--lengths", type=_length_range, default=(30, 1000), help="MIN-MAX residues (default 30-1000)")
+    p.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
 
 
 def _run_model_metrics(args) -> int:
@@ -166,13 +170,14 @@ def _run_model_metrics(args) -> int:
 
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="training checkpoint -> shippable weights (+ pLDDT calibration)")
-    p.add_argument("checkpoint")
-    p.add_argument("-o", "--out", required=True)
+    p.add_argument("checkpoint", help="training checkpoint (RUN/best.pt or RUN/last.pt)")
+    p.add_argument("-o", "--out", required=True, help="weights file to write (OUT.sha256 is written beside it)")
     p.add_argument("--calibrate", action="store_true",
                    help="fit the pLDDT calibration on valid-split chains (needs the chain set)")
-    p.add_argument("--data", default=None)
-    p.add_argument("--chains", type=_positive_int, default=60)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--data", default=None, help="chain set for --calibrate (default: as for train)")
+    p.add_argument("--chains", type=_positive_int, default=60,
+                   help="valid-split chains to calibrate on (default 60)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
 
 
 def _run_export(args) -> int:

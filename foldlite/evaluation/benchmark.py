@@ -192,13 +192,15 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def format_summary(summary: dict) -> str:
-    header = f"{'method':<16} {'chains':>6} {'meanTM':>7} {'medTM':>6} {'TM>0.5':>7} {'GDT_TS':>7} " \
+    methods = [m for m, s in summary.items() if isinstance(s, dict) and "mean_tm" in s]
+    # the method column is as wide as its longest name ("foldlite+templates"), so every row lines up
+    width = max([len("method")] + [len(m) for m in methods])
+    header = f"{'method':<{width}} {'chains':>6} {'meanTM':>7} {'medTM':>6} {'TM>0.5':>7} {'GDT_TS':>7} " \
              f"{'lDDT':>6} {'P@L/5':>6} {'Q3':>6} {'s/res':>7}"
     lines = [header]
-    for method, s in summary.items():
-        if not isinstance(s, dict):
-            continue
-        lines.append(f"{method:<16} {s['chains']:>6} {s['mean_tm']:7.3f} {s['median_tm']:6.3f} "
+    for method in methods:
+        s = summary[method]
+        lines.append(f"{method:<{width}} {s['chains']:>6} {s['mean_tm']:7.3f} {s['median_tm']:6.3f} "
                      f"{s['fraction_tm_above_0.5']:7.2f} {s['mean_gdt_ts']:7.3f} {s['mean_lddt_ca']:6.3f} "
                      f"{s['mean_lr_contact_precision']:6.3f} {s['mean_q3']:6.3f} {s['seconds_per_residue']:7.4f}")
     template = summary.get("nearest_template")

@@ -221,7 +221,11 @@ class Prediction:
 
     def save(self, directory: str | os.PathLike, name: str | None = None, fmt: str = "pdb",
              plots: bool = True, overwrite: bool = False) -> dict[str, Path]:
-        """Write <name>.pdb|.cif, <name>.json, <name>_distogram.npz and <name>.png into directory."""
+        """Write <name>.pdb|.cif, <name>.json, <name>_distogram.npz and <name>.png into directory.
+
+        Any existing file of this name (either format) is an OutputExistsError unless overwrite, which
+        replaces or removes every old file of the name (no figure or JSON of another prediction stays).
+        """
         from .io.outputs import write_prediction
 
         return write_prediction(self, Path(directory), name=name, fmt=fmt, plots=plots, overwrite=overwrite)

@@ -131,3 +131,11 @@ def test_a_nine_residue_record_error_names_the_file(tmp_path, tiny_weights, caps
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(fasta) in err and "'tiny'" in err and "length 9" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_file_output_in_a_new_folder_is_written(tmp_path):
+    from pathlib import Path
+
+    out = tmp_path / "new" / "folder" / "chains.npz"
+    assert main(["data", "build", str(Path(__file__).parent / "fixtures"), "-o", str(out)]) == 0
+    assert out.stat().st_size > 0

@@ -32,10 +32,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     The data goes to a temporary file in the same directory (same filesystem, so the final
     ``os.replace`` is atomic); the temporary file is removed if anything fails. Its name carries the
     writer's process id, so files left by a killed process can be told from those still being written
-    (``remove_stale_temporaries``). Missing parent folders are created.
+    (``remove_stale_temporaries``).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:50]}.{os.getpid()}.",
                                     suffix=".tmp")
     try:

@@ -146,6 +146,7 @@ def build_library(source: str | os.PathLike, output_path: str | os.PathLike,
     }
     buffer = io.BytesIO()  # np.savez would append ".npz" to a path; write the exact name
     np.savez_compressed(buffer, **arrays)
+    Path(output_path).parent.mkdir(parents=True, exist_ok=True)  # the CLI checked -o before the work
     atomic_write_bytes(output_path, buffer.getvalue())
     report.chains, report.residues = len(names), int(sum(lengths))
     report.size_bytes = len(buffer.getvalue())

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import foldlite.io.fasta as fasta_module
 from foldlite.io.fasta import (FastaError, FastaRecord, check_length, parse_fasta_text, read_fasta,
                             read_fasta_all)
-from foldlite.tokenizer import ALPHABET, SequenceError
+from foldlite.tokenizer import ALPHABET, ModifiedResidue, SequenceError
 
 VALID = ">sp|P1|ONE first protein\nMKTAYIAKQR\nQISFVKSHFS\n>two\nmkuoBZ*\n"
 
@@ -38,7 +38,8 @@ def test_reads_records(tmp_path):
     records = read_fasta_all(write(tmp_path, VALID))
     assert records == [
         FastaRecord("sp|P1|ONE", "sp|P1|ONE first protein", "MKTAYIAKQRQISFVKSHFS"),
-        FastaRecord("two", "two", "MKCKXX"),
+        FastaRecord("two", "two", "MKCKXX", modified=(ModifiedResidue(3, "U", "C"), ModifiedResidue(4, "O", "K"),
+                                                      ModifiedResidue(5, "B", "X"), ModifiedResidue(6, "Z", "X"))),
     ]
 
 

@@ -18,7 +18,7 @@ INPUT_SUFFIXES = (".fasta", ".pdb", ".cif", ".npz", ".pt")
 def _foldlite_commands():
     """Each `foldlite ...` line of the README's bash blocks, as argument lists (comments dropped)."""
     for block in re.findall(r"```bash\n(.*?)```", README, flags=re.S):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():  # continued lines joined
             words = shlex.split(line, comments=True)
             if words[:1] == ["foldlite"]:
                 yield words[1:]

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import foldlite
-from foldlite.plots import plot_prediction
+from foldlite.io.plots import plot_prediction
 
 BACKEND_SCRIPT = """
 import sys, tempfile

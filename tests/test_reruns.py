@@ -29,6 +29,11 @@ def fasta(tmp_path):
     return path, sequences
 
 
+def _env():
+    # one thread per run: two runs at once on a small machine would otherwise oversubscribe its cores
+    return dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+
 def _command(fasta_path, out, weights, *extra):
     return [sys.executable, "-m", "foldlite", "fold", str(fasta_path), "-o", str(out), "--weights", weights,
             "--templates", "none", "--quiet", *extra]
@@ -59,7 +64,7 @@ def test_a_run_killed_with_sigkill_and_rerun_completes_every_record(tmp_path, fa
     fasta_path, sequences = fasta
     out = tmp_path / "out"
     process = subprocess.Popen(_command(fasta_path, out, tiny_weights), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.DEVNULL, env=_env())
     deadline = time.time() + 600
     while len(_structures(out)) < 6:
         assert process.poll() is None, "the run ended before it could be killed"
@@ -79,7 +84,7 @@ def test_two_runs_at_once_into_one_folder_leave_every_record_intact(tmp_path, fa
     fasta_path, sequences = fasta
     out = tmp_path / "out"
     runs = [subprocess.Popen(_command(fasta_path, out, tiny_weights, "--no-plots"), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+                             stderr=subprocess.PIPE, text=True, env=_env()) for _ in range(2)]
     results = [run.communicate(timeout=900) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in results]
     _assert_complete(out, sequences, plots=False)

@@ -189,14 +189,16 @@ class Prediction:
         return "".join(SS3_ALPHABET[i] for i in self.ss3_probs.argmax(-1))
 
     def to_pdb(self) -> str:
+        """PDB text with pLDDT in the B-factors and the predicted helices and strands (HELIX/SHEET)."""
         from .io.pdb import write_pdb
 
-        return write_pdb(self.structure)
+        return write_pdb(self.structure, secondary_structure=self.secondary_structure)
 
     def to_cif(self) -> str:
+        """mmCIF text with pLDDT in the B-factors and the predicted helices and strands (_struct_conf)."""
         from .io.pdb import write_cif
 
-        return write_cif(self.structure)
+        return write_cif(self.structure, secondary_structure=self.secondary_structure)
 
     def summary(self) -> dict:
         """JSON-ready description (sequence, pLDDT, SS, seed, timings, model version, templates)."""

@@ -21,6 +21,8 @@ def _add_fold(sub) -> None:
                    help="structures per record from seeds seed..seed+N-1, ranked by mean pLDDT")
     p.add_argument("--format", choices=("pdb", "cif"), default="pdb")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figure")
+    p.add_argument("--html", action="store_true",
+                   help="also write <id>.html: a self-contained report with the 3D view (opens offline)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs and refold finished records")
     p.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
     p.add_argument("--templates", default=None, metavar="PATH|none",
@@ -82,7 +84,7 @@ def _run_fold(args) -> int:
             for prediction, file_name in zip(predictions, names):
                 # an unfinished record's leftovers (no structure file yet) are ours to replace
                 write_prediction(prediction, out, name=file_name, fmt=args.format, plots=not args.no_plots,
-                                 overwrite=True, extra={"file_stem": file_name})
+                                 overwrite=True, extra={"file_stem": file_name}, html=args.html)
             rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, time.time() - tick,
                          _best_template(predictions[0]), "ok"))
         except MemoryError:

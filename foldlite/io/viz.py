@@ -1,9 +1,9 @@
 """3D view of a prediction that works offline, in notebooks and in the HTML report.
 
 py3Dmol stays the API (`pred.view()` returns a py3Dmol view), but py3Dmol's HTML loads 3Dmol.js from
-a CDN when it is displayed, so without internet the view is a blank box. foldlite ships the very
-build that py3Dmol release expects (foldlite/assets/3dmol, made by tools/fetch_3dmol.py) and puts it
-inline in front of the view's own script. Inline script is what Jupyter Notebook, JupyterLab and
+a CDN when it is displayed, so without internet the view is a blank box. foldlite ships the build
+that the pinned py3Dmol release expects (foldlite/assets/3dmol, made by tools/fetch_3dmol.py) and
+puts it inline in front of the view's own script. Inline script is what Jupyter Notebook, JupyterLab and
 VS Code all execute in an HTML output (a trusted one), with no server route, lab extension or file
 access needed; the price is ~0.5 MB of JavaScript in every displayed view.
 

@@ -10,8 +10,8 @@ False in ``atom_mask``. Confidence is read from the CA B-factor.
 Writing is done by hand so that every PDB line is exactly 80 columns (PDB format v3.3) and the
 per-residue confidence (pLDDT for predictions) sits in the B-factor column of every atom. Given a
 3-state secondary structure string (H/E/C per residue), the writers also record each helix and strand
-(PDB HELIX/SHEET records; mmCIF _struct_conf, plus _struct_sheet_range for strands), so viewers draw
-the predicted helices and strands instead of guessing their own.
+(PDB HELIX/SHEET records; mmCIF _struct_conf, plus _struct_sheet_range for strands; written by
+foldlite.io.ss_records), so viewers draw the predicted helices and strands instead of guessing their own.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from ..geometry.backbone import ideal_cb
 from ..geometry.vectors import unit
 from ..constants import C_O_LENGTH
 from .safe_io import atomic_write_bytes, atomic_write_text
+from .ss_records import cif_ss_loops, pdb_ss_records, ss_segments
 from ..structure import BACKBONE_ATOMS, Structure
 
 __all__ = ["StructureFileError", "read_structure", "read_chains", "write_pdb", "write_cif",
@@ -245,50 +246,6 @@ def _check_writable(structure: Structure) -> None:
         raise ValueError(f"{structure.name}: confidence contains NaN or infinity")
 
 
-def ss_segments(secondary_structure: str) -> list[tuple[str, int, int]]:
-    """Helices and strands of a 3-state string as (state 'H' | 'E', first, last), 0-based, inclusive.
-
-    Every run is kept, one residue long included, so the records describe the string exactly.
-    """
-    segments = []
-    for match in re.finditer(r"H+|E+", secondary_structure):
-        segments.append((match.group()[0], match.start(), match.end() - 1))
-    return segments
-
-
-def _check_ss(structure: Structure, secondary_structure: str) -> list[tuple[str, int, int]]:
-    if len(secondary_structure) != len(structure) or set(secondary_structure) - set("HEC"):
-        raise ValueError(f"{structure.name}: secondary structure must be one of H/E/C per residue "
-                         f"({len(structure)} residues), got {secondary_structure!r}")
-    return ss_segments(secondary_structure)
-
-
-def _pdb_ss_records(structure: Structure, secondary_structure: str, chain_id: str) -> list[str]:
-    """HELIX and SHEET records (PDB v3.3 columns) for the helices and strands."""
-    numbers, icodes = structure.residue_numbers, _insertion_codes(structure)
-
-    def residue(i: int) -> str:  # resName and chainID of a segment end
-        return f"{ONE_TO_THREE[structure.sequence[i]]:>3} {chain_id}"
-
-    helices, strands = [], []  # PDB order: all HELIX records, then all SHEET records
-    for state, first, last in _check_ss(structure, secondary_structure):
-        if state == "H":
-            serial = (len(helices) + 1) % 1000  # 3 columns
-            # serNum 8-10, helixID 12-14, start 16-26, end 28-38, class 39-40 (1: right-handed
-            # alpha; a 3-state prediction does not tell 3-10 or pi helices apart), length 72-76
-            helices.append(f"HELIX  {serial:>3} {serial:>3} {residue(first)} {int(numbers[first]):>4}"
-                           f"{icodes[first]:1} {residue(last)} {int(numbers[last]):>4}{icodes[last]:1}"
-                           f"{1:>2}{'':30} {last - first + 1:>5}")
-        else:
-            serial = (len(strands) + 1) % 1000
-            # The prediction says which residues are in strands, not which strands pair: each strand
-            # is written as a sheet of its own (strand 1 of 1, sense 0), so no pairing is invented.
-            # strand 8-10, sheetID 12-14, numStrands 15-16, start 18-27, end 29-38, sense 39-40
-            strands.append(f"SHEET  {1:>3} {serial:>3}{1:>2} {residue(first)}{int(numbers[first]):>4}"
-                           f"{icodes[first]:1} {residue(last)}{int(numbers[last]):>4}{icodes[last]:1}{0:>2}")
-    return helices + strands
-
-
 def write_pdb(structure: Structure, include_glycine_cb: bool = False,
               secondary_structure: str | None = None) -> str:
     """PDB text: [HELIX, SHEET,] ATOM records (80 columns each), TER, END. Confidence goes in the
@@ -305,7 +262,10 @@ def write_pdb(structure: Structure, include_glycine_cb: bool = False,
     if len(numbers) and (numbers.min() < -999 or numbers.max() > 9999):
         raise ValueError(f"{structure.name}: residue numbers outside the PDB range -999..9999")
     icodes = _insertion_codes(structure)
-    lines = [] if secondary_structure is None else _pdb_ss_records(structure, secondary_structure, chain_id)
+    lines = []
+    if secondary_structure is not None:
+        names = [ONE_TO_THREE[letter] for letter in structure.sequence]
+        lines += pdb_ss_records(structure, secondary_structure, chain_id, names, icodes)
     serial = 0
     for i, atom_name, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
         serial += 1
@@ -333,47 +293,6 @@ def _cif_token(value: str) -> str:
     return value
 
 
-def _cif_ss_loops(structure: Structure, secondary_structure: str, chain_id: str) -> list[str]:
-    """_struct_conf (helices HELX_P, strands STRN), _struct_conf_type, and the strands again as
-    _struct_sheet_range (+ _struct_sheet), where wwPDB files and most viewers look for strands."""
-    segments = _check_ss(structure, secondary_structure)
-    if not segments:
-        return []
-    numbers, icodes = structure.residue_numbers, _insertion_codes(structure)
-
-    def ends(first: int, last: int) -> list[str]:  # label and author spelling of both ends
-        names = [ONE_TO_THREE[structure.sequence[i]] for i in (first, last)]
-        return [names[0], chain_id, str(first + 1), icodes[first] or "?",
-                names[1], chain_id, str(last + 1), icodes[last] or "?",
-                names[0], chain_id, str(int(numbers[first])),
-                names[1], chain_id, str(int(numbers[last]))]
-
-    range_columns = ["beg_label_comp_id", "beg_label_asym_id", "beg_label_seq_id", "pdbx_beg_PDB_ins_code",
-                     "end_label_comp_id", "end_label_asym_id", "end_label_seq_id", "pdbx_end_PDB_ins_code",
-                     "beg_auth_comp_id", "beg_auth_asym_id", "beg_auth_seq_id",
-                     "end_auth_comp_id", "end_auth_asym_id", "end_auth_seq_id"]
-    lines = ["loop_"] + [f"_struct_conf.{c}" for c in ["conf_type_id", "id", "pdbx_PDB_helix_id"]
-                         + range_columns + ["pdbx_PDB_helix_class", "pdbx_PDB_helix_length"]]
-    counts = {"H": 0, "E": 0}
-    for state, first, last in segments:
-        counts[state] += 1
-        kind = "HELX_P" if state == "H" else "STRN"
-        helix_class = "1" if state == "H" else "?"  # 1: right-handed alpha (as in the PDB records)
-        lines.append(" ".join([kind, f"{kind}{counts[state]}", str(counts[state])] + ends(first, last)
-                              + [helix_class, str(last - first + 1)]))
-    lines += ["#", "loop_", "_struct_conf_type.id"]
-    lines += [kind for kind, state in (("HELX_P", "H"), ("STRN", "E")) if counts[state]] + ["#"]
-    strands = [(first, last) for state, first, last in segments if state == "E"]
-    if strands:
-        # one sheet per strand: which strands pair is not predicted (see _pdb_ss_records)
-        lines += ["loop_", "_struct_sheet.id", "_struct_sheet.number_strands"]
-        lines += [f"S{k} 1" for k in range(1, len(strands) + 1)] + ["#", "loop_"]
-        lines += [f"_struct_sheet_range.{c}" for c in ["sheet_id", "id"] + range_columns]
-        lines += [" ".join([f"S{k}", "1"] + ends(first, last)) for k, (first, last) in enumerate(strands, 1)]
-        lines.append("#")
-    return lines
-
-
 def write_cif(structure: Structure, include_glycine_cb: bool = False,
               secondary_structure: str | None = None) -> str:
     """Minimal mmCIF (an _atom_site loop) readable by Bio.PDB, PyMOL and ChimeraX;
@@ -390,7 +309,8 @@ def write_cif(structure: Structure, include_glycine_cb: bool = False,
                "auth_atom_id", "pdbx_PDB_model_num"]
     lines = [f"data_{block}", "#", f"_entry.id {block}", "#"]
     if secondary_structure is not None:
-        lines += _cif_ss_loops(structure, secondary_structure, chain_id)
+        names = [ONE_TO_THREE[letter] for letter in structure.sequence]
+        lines += cif_ss_loops(structure, secondary_structure, chain_id, names, icodes)
     lines += ["loop_"] + [f"_atom_site.{column}" for column in columns]
     serial = 0
     for i, atom_name, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):

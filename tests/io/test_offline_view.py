@@ -77,6 +77,20 @@ def test_shipped_3dmol_is_the_fetched_build_py3dmol_expects():
     assert "BSD" in (ASSETS / "LICENSE").read_text() and source["license"] == "BSD-3-Clause"
 
 
+def test_shipped_files_are_package_data():
+    """A wheel carries the 3Dmol.js files (and the weights): setup.cfg's patterns match them."""
+    from fnmatch import fnmatch
+
+    from setuptools.config.setupcfg import read_configuration
+
+    patterns = read_configuration(str(ROOT / "setup.cfg"))["options"]["package_data"]["foldlite"]
+    package = ROOT / "foldlite"
+    shipped = [*ASSETS.iterdir(), package / "weights" / "foldlite.pt", package / "weights" / "library.npz"]
+    for path in shipped:
+        name = path.relative_to(package).as_posix()
+        assert any(fnmatch(name, pattern) for pattern in patterns), (name, patterns)
+
+
 def test_view_html_carries_the_library_and_loads_nothing(prediction):
     html = prediction.view().write_html()  # what show() displays
     library = (ASSETS / "3Dmol-min.js").read_text()

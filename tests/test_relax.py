@@ -74,3 +74,14 @@ def test_unknown_residue_fails_with_a_reason(backbone):
     odd = Structure(sequence="X" + SEQUENCE[1:], coords=backbone.coords)
     with pytest.raises(RelaxError, match="unknown residues"):
         relax_structure(odd)
+
+
+def test_full_atom_mmcif_reads_back(tmp_path, relaxed):
+    from foldlite.pdbio import write_cif
+
+    path = tmp_path / "relaxed.cif"
+    path.write_text(write_cif(relaxed.structure))
+    back = read_structure(path)
+    assert back.sequence == SEQUENCE
+    np.testing.assert_allclose(back.coords[:, :4], relaxed.structure.coords[:, :4], atol=1e-3)
+    assert path.read_text().count("\nATOM ") == len(relaxed.structure.atoms.residue)

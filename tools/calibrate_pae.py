@@ -11,7 +11,9 @@ tools/eval_templates.py, so that same-cluster relatives can serve). For each fol
 candidates (mean TM pair term over all pairs, its best row, mean pLDDT / 100), true TM-score, and for
 every residue pair i < j the predicted error PAE[i, j] beside the observed |d_true - d_model| of the
 Cβ-Cβ distance, collected in 1 Å bins of predicted error. --fit prints PTM_CALIBRATION knots for
-foldlite/pae.py (fitted raw -> true TM with foldlite.confidence.fit_calibration).
+foldlite/pae.py (fitted raw -> true TM with foldlite.confidence.fit_calibration). The per-fold CSV
+and the pair bins (<out>.bins.npz) are kept: --rescore reads them back instead of folding and applies
+the PTM_CALIBRATION now in foldlite/pae.py (the folds and raw scores do not depend on it).
 """
 from __future__ import annotations
 
@@ -115,8 +117,19 @@ def main() -> int:
     parser.add_argument("--cache-dir", default="runs/eval_templates_cache")
     parser.add_argument("-o", "--out", default="runs/pae_calibration.csv")
     parser.add_argument("--plot", default=None)
+    parser.add_argument("--rescore", action="store_true", help="read --out and its bins instead of folding")
     args = parser.parse_args()
     print("command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]), flush=True)
+    out = Path(args.out)
+    bins_path = out.with_suffix(".bins.npz")
+    if args.rescore:
+        with open(out) as handle:
+            rows = [{k: (v if k in ("name", "mode") else float(v)) for k, v in r.items()} for r in csv.DictReader(handle)]
+        for row in rows:
+            row["ptm"] = float(calibrate_ptm(row["raw_mean"]))
+        with np.load(bins_path) as saved:
+            bins = {("model<22" if key == "model_22" else key): saved[key] for key in saved.files}
+        return report(rows, bins, args, len({r["name"] for r in rows}))
     chainset = ChainSet(args.data)
     library = train_plus_split_library(Path(chainset.path), args.split, Path(args.cache_dir), None)
     indices = select_chains(chainset, args.split, args.limit, *args.lengths, seed=args.seed)
@@ -134,14 +147,23 @@ def main() -> int:
             rows.append(row)
             print(f"[{count}/{len(indices)}] {chain.name} {mode} TM {row['tm']:.3f} pTM {row['ptm']:.3f} "
                   f"raw {row['raw_mean']:.3f} best-row {row['raw_best_row']:.3f} pLDDT {row['plddt']:.3f}", flush=True)
-    out = Path(args.out)
+        save(rows, bins, out, bins_path)  # after every chain: a stopped run keeps what it measured
+    return report(rows, bins, args, len(indices))
+
+
+def save(rows: list[dict], bins: dict, out: Path, bins_path: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+        writer.writerows({k: round(v, 6) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    np.savez(bins_path, **{("model_22" if k == "model<22" else k): v for k, v in bins.items()})
+
+
+def report(rows: list[dict], bins: dict, args, chains: int) -> int:
+    out = Path(args.out)
     tm = np.array([r["tm"] for r in rows])
-    print(f"{len(rows)} folds of {len(indices)} {args.split} chains; PTM_CALIBRATION in use: {PTM_CALIBRATION}")
+    print(f"{len(rows)} folds of {chains} {args.split} chains; PTM_CALIBRATION in use: {PTM_CALIBRATION}")
     for subset in ("all", "single", "templates"):
         chosen = [r for r in rows if subset == "all" or r["mode"] == subset]
         print(f"Pearson r with true TM ({subset}, {len(chosen)} folds): "

@@ -6,7 +6,7 @@
 Each chain is folded with fold()'s defaults (shipped template library; the test split shares no 30 %
 cluster with it), then relaxed (foldlite.relax.relax_structure). Three models per chain are scored:
   backbone     the predicted model as foldlite writes it without --relax (N, CA, C, O, Cβ)
-  full_atom    side chains and hydrogens added, not minimised
+  full_atom    side chains and hydrogens added, not minimised (with --full-atom-stage)
   relaxed      after the restrained Amber minimisation
 by clashes per 1,000 heavy atoms, Ramachandran outliers %, backbone bond/angle outliers (see
 foldlite.stereochemistry), TM-score and lDDT-Cα against the experimental Cα, and relax seconds per
@@ -48,15 +48,16 @@ def score(structure, true_ca: np.ndarray) -> dict:
             "tm": tm_score(structure.ca, true_ca).tm_score, "lddt_ca": lddt_ca(structure.ca, true_ca)}
 
 
-def measure_chain(chain, model, solvent: str, threads: int) -> dict:
+def measure_chain(chain, model, solvent: str, threads: int, full_atom_stage: bool) -> dict:
     true_ca = chain.backbone[:, 1]
     prediction = fold(chain.sequence, model=model, keep_attention=False, record_id=chain.name)
     row = {"name": chain.name, "length": len(chain.sequence), "solvent": solvent,
            "template": prediction.templates[0]["name"] if prediction.templates else "none"}
     row.update({f"backbone_{k}": v for k, v in score(prediction.structure, true_ca).items()})
     try:
-        added = relax_structure(prediction.structure, threads=threads, minimise=False)
-        row.update({f"full_atom_{k}": v for k, v in score(added.structure, true_ca).items()})
+        if full_atom_stage:
+            added = relax_structure(prediction.structure, threads=threads, minimise=False)
+            row.update({f"full_atom_{k}": v for k, v in score(added.structure, true_ca).items()})
         wall, cpu = time.perf_counter(), time.process_time()
         relaxed = relax_structure(prediction.structure, solvent=solvent, threads=threads)
         row["relax_wall_s"], row["relax_cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
@@ -70,9 +71,10 @@ def measure_chain(chain, model, solvent: str, threads: int) -> dict:
 
 def summary(rows: list[dict]) -> str:
     done = [r for r in rows if r["status"] == "ok"]
+    stages = [s for s in STAGES if f"{s}_tm" in done[0]] if done else []
     lines = [f"{len(done)}/{len(rows)} chains relaxed ({sum(r['length'] for r in done)} residues)",
              f"{'model':<10} " + " ".join(f"{m:>16}" for m in MEASURES)]
-    for stage in STAGES:
+    for stage in stages:
         values = [np.mean([r[f"{stage}_{m}"] for r in done]) for m in MEASURES]
         lines.append(f"{stage:<10} " + " ".join(f"{v:16.3f}" for v in values))
     residues = sum(r["length"] for r in done)
@@ -87,8 +89,8 @@ def summary(rows: list[dict]) -> str:
                  f"{drop_lddt.mean():.4f} max {drop_lddt.max():.4f}; restrained-atom RMSD mean "
                  f"{np.mean([r['restrained_rmsd'] for r in done]):.3f} Å")
     bonds = [(np.sum([r[f'{s}_bond_outliers'] for r in done]), np.sum([r[f'{s}_angle_outliers'] for r in done]))
-             for s in STAGES]
-    lines.append("bond / angle outliers in all: " + ", ".join(f"{s} {b}/{a}" for s, (b, a) in zip(STAGES, bonds)))
+             for s in stages]
+    lines.append("bond / angle outliers in all: " + ", ".join(f"{s} {b}/{a}" for s, (b, a) in zip(stages, bonds)))
     return "\n".join(lines)
 
 
@@ -102,6 +104,8 @@ def main() -> int:
     parser.add_argument("--solvent", default="vacuum", choices=("vacuum", "gbn2"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("-o", "--out", default="runs/relax.csv")
+    parser.add_argument("--full-atom-stage", action="store_true",
+                        help="also score the model with side chains added but not minimised (adds time)")
     args = parser.parse_args()
     import torch
 
@@ -116,7 +120,7 @@ def main() -> int:
     with open(out, "w", newline="") as handle:
         writer = None
         for count, index in enumerate(indices, start=1):
-            row = measure_chain(chainset.chain(int(index)), model, args.solvent, args.threads)
+            row = measure_chain(chainset.chain(int(index)), model, args.solvent, args.threads, args.full_atom_stage)
             rows.append(row)
             if writer is None:
                 writer = csv.DictWriter(handle, fieldnames=list(row))

@@ -104,15 +104,23 @@ def main() -> int:
     parser.add_argument("--solvent", default="vacuum", choices=("vacuum", "gbn2"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("-o", "--out", default="runs/relax.csv")
+    parser.add_argument("--reverse", action="store_true",
+                        help="measure the chosen chains last to first (a second worker on the same set)")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="CSV",
+                        help="no folding: summarise these per-chain CSVs (first row per chain wins)")
     parser.add_argument("--full-atom-stage", action="store_true",
                         help="also score the model with side chains added but not minimised (adds time)")
     args = parser.parse_args()
+    print("command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]), flush=True)
+    if args.merge:
+        return merge(args.merge, args.out)
     import torch
 
     torch.set_num_threads(args.threads)
-    print("command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]), flush=True)
     chainset = ChainSet(args.data)
     indices = select_chains(chainset, args.split, args.limit, *args.lengths, seed=args.seed)
+    if args.reverse:
+        indices = indices[::-1]
     model = load_model()
     rows = []
     out = Path(args.out)
@@ -134,6 +142,33 @@ def main() -> int:
                   flush=True)
     print(summary(rows))
     return 0
+
+
+def merge(paths: list[str], out: str) -> int:
+    """Summarise per-chain CSVs of workers on the same chain set; the merged rows go to `out`."""
+    rows, seen = [], set()
+    for path in paths:
+        with open(path) as handle:
+            for row in csv.DictReader(handle):
+                if row["name"] in seen:
+                    continue
+                seen.add(row["name"])
+                rows.append({k: _number(k, v) for k, v in row.items()})
+    rows.sort(key=lambda r: r["name"])
+    with open(out, "w", newline="") as handle:
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(summary(rows))
+    print(f"{len(rows)} chains -> {out}")
+    return 0
+
+
+def _number(key: str, value: str):
+    if key in ("name", "solvent", "template", "status") or value == "":
+        return value
+    return float(value)
 
 
 if __name__ == "__main__":

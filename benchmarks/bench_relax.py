@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from foldlite.chains import ChainSet, sample_chainset_path  # noqa: E402
+from foldlite.data.chains import ChainSet, sample_chainset_path  # noqa: E402
 from foldlite.relax import relax_structure  # noqa: E402
 from foldlite.structure import Structure  # noqa: E402
 

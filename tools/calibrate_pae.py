@@ -1,4 +1,4 @@
-"""Calibrate and measure the pairwise confidence (foldlite.pae): PAE against observed distance errors,
+"""Calibrate and measure the pairwise confidence (foldlite.geometry.pae): PAE against observed distance errors,
 pTM against true TM-score, for single-sequence and template folds.
 
     python tools/calibrate_pae.py --split valid --limit 40 --fit      # choose the pTM map (valid only)
@@ -11,7 +11,7 @@ tools/eval_templates.py, so that same-cluster relatives can serve). For each fol
 candidates (mean TM pair term over all pairs, its best row, mean pLDDT / 100), true TM-score, and for
 every residue pair i < j the predicted error PAE[i, j] beside the observed |d_true - d_model| of the
 Cβ-Cβ distance, collected in 1 Å bins of predicted error. --fit prints PTM_CALIBRATION knots for
-foldlite/pae.py (fitted raw -> true TM with foldlite.confidence.fit_calibration). The per-fold CSV
+foldlite/geometry/pae.py (fitted raw -> true TM with foldlite.geometry.confidence.fit_calibration). The per-fold CSV
 and the pair bins (<out>.bins.npz) are kept: --rescore reads them back instead of folding and applies
 the PTM_CALIBRATION now in foldlite/pae.py (the folds and raw scores do not depend on it).
 """
@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from eval_templates import train_plus_split_library  # noqa: E402
 from foldlite.api import fold, load_model  # noqa: E402
-from foldlite.benchmark import TEMPLATE_MAX_IDENTITY, select_chains  # noqa: E402
-from foldlite.chains import ChainSet  # noqa: E402
-from foldlite.confidence import fit_calibration  # noqa: E402
-from foldlite.metrics import tm_score  # noqa: E402
-from foldlite.pae import PTM_CALIBRATION, calibrate_ptm, pairwise_errors, raw_ptm  # noqa: E402
+from foldlite.evaluation.benchmark import TEMPLATE_MAX_IDENTITY, select_chains  # noqa: E402
+from foldlite.data.chains import ChainSet  # noqa: E402
+from foldlite.geometry.confidence import fit_calibration  # noqa: E402
+from foldlite.evaluation.metrics import tm_score  # noqa: E402
+from foldlite.geometry.pae import PTM_CALIBRATION, calibrate_ptm, pairwise_errors, raw_ptm  # noqa: E402
 
 ERROR_BINS = np.arange(0.0, 21.0, 1.0)  # Å, predicted-error bin edges (last bin open)
 CANDIDATES = ("raw_mean", "raw_best_row", "plddt")

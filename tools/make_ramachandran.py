@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from foldlite.backbone import backbone_torsions  # noqa: E402
-from foldlite.chains import SPLITS, ChainSet  # noqa: E402
-from foldlite.stereochemistry import RAMA_CLASSES, ramachandran_classes  # noqa: E402
+from foldlite.geometry.backbone import backbone_torsions  # noqa: E402
+from foldlite.data.chains import SPLITS, ChainSet  # noqa: E402
+from foldlite.evaluation.stereochemistry import RAMA_CLASSES, ramachandran_classes  # noqa: E402
 
 BINS = 72  # 5° bins over [-180, 180)
 OUTLIER_FRACTION = 0.0005

@@ -9,7 +9,7 @@ cluster with it), then relaxed (foldlite.relax.relax_structure). Three models pe
   full_atom    side chains and hydrogens added, not minimised (with --full-atom-stage)
   relaxed      after the restrained Amber minimisation
 by clashes per 1,000 heavy atoms, Ramachandran outliers %, backbone bond/angle outliers (see
-foldlite.stereochemistry), TM-score and lDDT-Cα against the experimental Cα, and relax seconds per
+foldlite.evaluation.stereochemistry), TM-score and lDDT-Cα against the experimental Cα, and relax seconds per
 residue (wall clock and process CPU time, which counts OpenMM's threads). Use --split valid to choose
 settings; --split test to report them.
 """
@@ -26,11 +26,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from foldlite.api import fold, load_model  # noqa: E402
-from foldlite.benchmark import select_chains  # noqa: E402
-from foldlite.chains import ChainSet  # noqa: E402
-from foldlite.metrics import lddt_ca, tm_score  # noqa: E402
+from foldlite.evaluation.benchmark import select_chains  # noqa: E402
+from foldlite.data.chains import ChainSet  # noqa: E402
+from foldlite.evaluation.metrics import lddt_ca, tm_score  # noqa: E402
 from foldlite.relax import RelaxError, relax_structure  # noqa: E402
-from foldlite.stereochemistry import quality  # noqa: E402
+from foldlite.evaluation.stereochemistry import quality  # noqa: E402
 
 STAGES = ("backbone", "full_atom", "relaxed")
 MEASURES = ("clashes_per_1000", "rama_outlier_pct", "bond_outliers", "angle_outliers", "tm", "lddt_ca")

@@ -61,7 +61,7 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
               "ss3": prediction.ss3_probs.astype(np.float16),
               "bin_edges": DISTOGRAM_EDGES, "sequence": np.array(prediction.sequence)}
     if getattr(prediction, "pae", None) is not None:
-        arrays["pae"] = prediction.pae.astype(np.float16)  # [L, L] Å predicted distance error (foldlite.pae)
+        arrays["pae"] = prediction.pae.astype(np.float16)  # [L, L] Å predicted distance error (foldlite.geometry.pae)
         arrays["ptm"] = np.float32(prediction.ptm)
     if getattr(prediction, "restrained_distogram", None) is not None:
         # what the geometry used once template restraints were mixed in (the network's own is `distogram`)

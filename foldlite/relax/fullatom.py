@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ..pdbio import write_pdb
+from ..io.pdb import write_pdb
 from ..structure import Structure
 
 PH = 7.0

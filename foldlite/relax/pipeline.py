@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backbone import ideal_cb
+from ..geometry.backbone import ideal_cb
 from ..structure import BACKBONE_ATOMS, AtomSite, Structure
 from .fullatom import add_atoms
 from .minimize import minimize

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import DISTOGRAM_CENTERS, DISTOGRAM_MAX
+from ..constants import DISTOGRAM_CENTERS, DISTOGRAM_MAX
 
 ROW_CHUNK = 128  # rows of the [L, L, 65] distogram handled at once: bounds memory at long L
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from foldlite.stereochemistry import (Atoms, clash_pairs, geometry_outliers, heavy_atoms, quality,
+from foldlite.evaluation.stereochemistry import (Atoms, clash_pairs, geometry_outliers, heavy_atoms, quality,
                                       ramachandran_classes, ramachandran_outliers)
 from foldlite.structure import Structure
 

@@ -22,7 +22,7 @@ from importlib import resources
 
 import numpy as np
 
-from .backbone import backbone_torsions
+from ..geometry.backbone import backbone_torsions
 
 VDW_RADIUS = {"C": 1.70, "N": 1.55, "O": 1.40, "S": 1.80}  # Å, probe's heavy-atom radii
 COVALENT_RADIUS = {"C": 0.76, "N": 0.71, "O": 0.66, "S": 1.05}  # Å

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from foldlite import pae as pae_module
+from foldlite.geometry import pae as pae_module
 from foldlite.constants import DISTOGRAM_EDGES, distance_to_class
-from foldlite.pae import calibrate_ptm, pairwise_errors, predicted_errors, raw_ptm
+from foldlite.geometry.pae import calibrate_ptm, pairwise_errors, predicted_errors, raw_ptm
 
 
 def _helix_cb(length: int) -> np.ndarray:

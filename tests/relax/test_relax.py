@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("openmm")
 pytest.importorskip("pdbfixer")
 
-from foldlite.pdbio import read_structure, write_pdb  # noqa: E402
+from foldlite.io.pdb import read_structure, write_pdb  # noqa: E402
 from foldlite.relax import RelaxError, relax_structure  # noqa: E402
 from foldlite.structure import Structure  # noqa: E402
 
@@ -77,7 +77,7 @@ def test_unknown_residue_fails_with_a_reason(backbone):
 
 
 def test_full_atom_mmcif_reads_back(tmp_path, relaxed):
-    from foldlite.pdbio import write_cif
+    from foldlite.io.pdb import write_cif
 
     path = tmp_path / "relaxed.cif"
     path.write_text(write_cif(relaxed.structure))

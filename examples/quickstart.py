@@ -46,7 +46,8 @@ axes[-1].set_title("P(contact)", fontsize=8)
 axes[-1].axis("off")
 fig.savefig(OUT / "ubiquitin_attention.png", dpi=90)
 
-# %% Save PDB, JSON, distogram and figure; view in 3D (py3Dmol, in a notebook)
-paths = pred.save(OUT, overwrite=True)
+# %% Save PDB, JSON, distogram, figure and the HTML report; view in 3D
+paths = pred.save(OUT, overwrite=True, html=True)  # ubiquitin.html: a report that opens offline
 print({kind: str(path) for kind, path in paths.items()})
-view = pred.view()  # in Jupyter, the last expression `view` displays the structure coloured by pLDDT
+view = pred.view()  # py3Dmol with 3Dmol.js inline (no internet); color="rainbow" or "ss" also work
+view  # in a notebook, the last expression displays the structure coloured by pLDDT

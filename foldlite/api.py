@@ -202,14 +202,16 @@ class Prediction:
         return "".join(SS3_ALPHABET[i] for i in self.ss3_probs.argmax(-1))
 
     def to_pdb(self) -> str:
+        """PDB text with pLDDT in the B-factors and the predicted helices and strands (HELIX/SHEET)."""
         from .io.pdb import write_pdb
 
-        return write_pdb(self.structure)
+        return write_pdb(self.structure, secondary_structure=self.secondary_structure)
 
     def to_cif(self) -> str:
+        """mmCIF text with pLDDT in the B-factors and the predicted helices and strands (_struct_conf)."""
         from .io.pdb import write_cif
 
-        return write_cif(self.structure)
+        return write_cif(self.structure, secondary_structure=self.secondary_structure)
 
     def summary(self) -> dict:
         """JSON-ready description (sequence, pLDDT, SS, seed, timings, model version, templates)."""
@@ -229,11 +231,13 @@ class Prediction:
         }
 
     def save(self, directory: str | os.PathLike, name: str | None = None, fmt: str = "pdb",
-             plots: bool = True, overwrite: bool = False) -> dict[str, Path]:
-        """Write <name>.pdb|.cif, <name>.json, <name>_distogram.npz and <name>.png into directory."""
+             plots: bool = True, overwrite: bool = False, html: bool = False) -> dict[str, Path]:
+        """Write <name>.pdb|.cif, <name>.json, <name>_distogram.npz and <name>.png into directory
+        (and the <name>.html report with html=True)."""
         from .io.outputs import write_prediction
 
-        return write_prediction(self, Path(directory), name=name, fmt=fmt, plots=plots, overwrite=overwrite)
+        return write_prediction(self, Path(directory), name=name, fmt=fmt, plots=plots, overwrite=overwrite,
+                                html=html)
 
     def plot(self, path: str | os.PathLike | None = None):
         """Distance map with contacts, pLDDT along the sequence, SS track (matplotlib Figure)."""
@@ -241,11 +245,27 @@ class Prediction:
 
         return plot_prediction(self, path)
 
-    def view(self, width: int = 640, height: int = 480, side_chains: bool = True):
-        """py3Dmol view coloured by pLDDT (cartoon; side chains as sticks for a full-atom model)."""
+    def view(self, width: int = 640, height: int = 480, color: str = "plddt", sidechains: bool | None = None):
+        """py3Dmol view (cartoon) for notebooks, with 3Dmol.js inline: it displays without internet.
+
+        color: "plddt" (default), "rainbow" (N- to C-terminus) or "ss" (predicted secondary
+        structure); sidechains: shown when the model has them (None), or forced on/off.
+        """
         from .io.viz import view_prediction
 
-        return view_prediction(self, width=width, height=height, side_chains=side_chains)
+        return view_prediction(self, width=width, height=height, color=color, sidechains=sidechains)
+
+    def to_html(self, path: str | os.PathLike | None = None) -> str:
+        """A self-contained HTML report (3D view, pLDDT and SS tracks, distance/contact map, run
+        facts) that opens in any browser without a server or internet; also written to `path`."""
+        from .io.report import prediction_html
+
+        html = prediction_html(self)
+        if path is not None:
+            from .io.safe_io import atomic_write_text
+
+            atomic_write_text(Path(path), html, encoding="utf-8")
+        return html
 
 
 def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,

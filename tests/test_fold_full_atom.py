@@ -73,7 +73,7 @@ def test_figure_has_a_pae_panel_with_colour_bar(relaxed):
 def test_view_shows_side_chains_as_sticks_only_for_full_atom_models(relaxed):
     pytest.importorskip("py3Dmol")
     assert "stick" in relaxed.view().startjs
-    assert "stick" not in relaxed.view(side_chains=False).startjs
+    assert "stick" not in relaxed.view(sidechains=False).startjs
 
 
 def test_failed_relax_keeps_the_unrelaxed_model_and_the_exit_code_says_so(tmp_path, tiny_weights, monkeypatch,

@@ -21,6 +21,8 @@ def _add_fold(sub) -> None:
                    help="structures per record from seeds seed..seed+N-1, ranked by mean pLDDT")
     p.add_argument("--format", choices=("pdb", "cif"), default="pdb")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figure")
+    p.add_argument("--html", action="store_true",
+                   help="also write <id>.html: a self-contained report with the 3D view (opens offline)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs and refold finished records")
     p.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
     p.add_argument("--templates", default=None, metavar="PATH|none",
@@ -87,7 +89,7 @@ def _run_fold(args) -> int:
             for prediction, file_name in zip(predictions, names):
                 # an unfinished record's leftovers (no structure file yet) are ours to replace
                 write_prediction(prediction, out, name=file_name, fmt=args.format, plots=not args.no_plots,
-                                 overwrite=True, extra={"file_stem": file_name})
+                                 overwrite=True, extra={"file_stem": file_name}, html=args.html)
             relax_failures = [p.relax_info["status"] for p in predictions
                               if p.relax_info.get("status", "ok") != "ok"]
             failed += bool(relax_failures)  # the unrelaxed model was written; the record still counts as failed

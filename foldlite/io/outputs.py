@@ -22,7 +22,7 @@ class OutputExistsError(FileExistsError):
 
 
 def output_paths(directory: Path, name: str, fmt: str = "pdb", plots: bool = True,
-                 relaxed: bool = False) -> dict[str, Path]:
+                 html: bool = False, relaxed: bool = False) -> dict[str, Path]:
     """The files one prediction produces, by kind (a relaxed one also keeps <name>_unrelaxed.<fmt>)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown structure format {fmt!r}; choose one of {FORMATS}")
@@ -30,20 +30,23 @@ def output_paths(directory: Path, name: str, fmt: str = "pdb", plots: bool = Tru
              "distogram": directory / f"{name}_distogram.npz"}
     if plots:
         paths["plot"] = directory / f"{name}.png"
+    if html:
+        paths["html"] = directory / f"{name}.html"
     if relaxed:
         paths["unrelaxed"] = directory / f"{name}_unrelaxed.{fmt}"
     return paths
 
 
 def write_prediction(prediction, directory: Path, name: str | None = None, fmt: str = "pdb",
-                     plots: bool = True, overwrite: bool = False, extra: dict | None = None) -> dict[str, Path]:
+                     plots: bool = True, overwrite: bool = False, extra: dict | None = None,
+                     html: bool = False) -> dict[str, Path]:
     """Write all files of one prediction; `name` defaults to the record id (made file-safe)."""
     from .safe_io import safe_filename
 
     directory = Path(directory)
     name = name or safe_filename(prediction.id, set())
     unrelaxed = getattr(prediction, "unrelaxed", None)
-    paths = output_paths(directory, name, fmt, plots, relaxed=unrelaxed is not None)
+    paths = output_paths(directory, name, fmt, plots, html, relaxed=unrelaxed is not None)
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
         raise OutputExistsError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it")
@@ -76,6 +79,8 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
 
         plt.close(figure)
         atomic_write_bytes(paths["plot"], figure_buffer.getvalue())
+    if html:  # the self-contained report (foldlite.io.report)
+        atomic_write_text(paths["html"], prediction.to_html(), encoding="utf-8")
     atomic_write_text(paths["json"], json.dumps(summary, indent=1) + "\n")
     if unrelaxed is not None:
         from .pdb import write_cif, write_pdb

@@ -8,7 +8,10 @@ Absent CB (glycine, truncated side chains) and O are filled with ideal positions
 False in ``atom_mask``. Confidence is read from the CA B-factor.
 
 Writing is done by hand so that every PDB line is exactly 80 columns (PDB format v3.3) and the
-per-residue confidence (pLDDT for predictions) sits in the B-factor column of every atom.
+per-residue confidence (pLDDT for predictions) sits in the B-factor column of every atom. Given a
+3-state secondary structure string (H/E/C per residue), the writers also record each helix and strand
+(PDB HELIX/SHEET records; mmCIF _struct_conf, plus _struct_sheet_range for strands; written by
+foldlite.io.ss_records), so viewers draw the predicted helices and strands instead of guessing their own.
 """
 from __future__ import annotations
 
@@ -26,10 +29,11 @@ from ..geometry.backbone import ideal_cb
 from ..geometry.vectors import unit
 from ..constants import C_O_LENGTH
 from .safe_io import atomic_write_bytes, atomic_write_text
+from .ss_records import cif_ss_loops, pdb_ss_records, ss_segments
 from ..structure import BACKBONE_ATOMS, Structure
 
 __all__ = ["StructureFileError", "read_structure", "read_chains", "write_pdb", "write_cif",
-           "save_structure", "STRUCTURE_SUFFIXES"]
+           "save_structure", "ss_segments", "STRUCTURE_SUFFIXES"]
 
 THREE_TO_ONE = {
     "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E",
@@ -256,8 +260,10 @@ def _check_writable(structure: Structure) -> None:
         raise ValueError(f"{structure.name}: confidence contains NaN or infinity")
 
 
-def write_pdb(structure: Structure, include_glycine_cb: bool = False) -> str:
-    """PDB text: ATOM records (80 columns each), TER, END. Confidence goes in the B-factor."""
+def write_pdb(structure: Structure, include_glycine_cb: bool = False,
+              secondary_structure: str | None = None) -> str:
+    """PDB text: [HELIX, SHEET,] ATOM records (80 columns each), TER, END. Confidence goes in the
+    B-factor; `secondary_structure` (H/E/C per residue) adds the HELIX and SHEET records."""
     _check_writable(structure)
     chain_id = structure.chain_id or "A"
     if len(chain_id) != 1:
@@ -271,6 +277,9 @@ def write_pdb(structure: Structure, include_glycine_cb: bool = False) -> str:
         raise ValueError(f"{structure.name}: residue numbers outside the PDB range -999..9999")
     icodes = _insertion_codes(structure)
     lines = []
+    if secondary_structure is not None:
+        names = [ONE_TO_THREE[letter] for letter in structure.sequence]
+        lines += pdb_ss_records(structure, secondary_structure, chain_id, names, icodes)
     serial = 0
     for i, atom_name, element, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
         serial += 1
@@ -298,8 +307,10 @@ def _cif_token(value: str) -> str:
     return value
 
 
-def write_cif(structure: Structure, include_glycine_cb: bool = False) -> str:
-    """Minimal mmCIF (an _atom_site loop) readable by Bio.PDB, PyMOL and ChimeraX."""
+def write_cif(structure: Structure, include_glycine_cb: bool = False,
+              secondary_structure: str | None = None) -> str:
+    """Minimal mmCIF (an _atom_site loop) readable by Bio.PDB, PyMOL and ChimeraX;
+    `secondary_structure` (H/E/C per residue) adds _struct_conf and _struct_sheet_range."""
     _check_writable(structure)
     # A blank PDB chain id has no mmCIF spelling; call it A.
     chain_id = _cif_token(structure.chain_id.strip() or "A")
@@ -310,8 +321,11 @@ def write_cif(structure: Structure, include_glycine_cb: bool = False) -> str:
                "Cartn_x", "Cartn_y", "Cartn_z", "occupancy", "B_iso_or_equiv",
                "pdbx_formal_charge", "auth_seq_id", "auth_comp_id", "auth_asym_id",
                "auth_atom_id", "pdbx_PDB_model_num"]
-    lines = [f"data_{block}", "#", f"_entry.id {block}", "#", "loop_"]
-    lines += [f"_atom_site.{column}" for column in columns]
+    lines = [f"data_{block}", "#", f"_entry.id {block}", "#"]
+    if secondary_structure is not None:
+        names = [ONE_TO_THREE[letter] for letter in structure.sequence]
+        lines += cif_ss_loops(structure, secondary_structure, chain_id, names, icodes)
+    lines += ["loop_"] + [f"_atom_site.{column}" for column in columns]
     serial = 0
     for i, atom_name, element, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
         serial += 1
@@ -326,14 +340,14 @@ def write_cif(structure: Structure, include_glycine_cb: bool = False) -> str:
 
 
 def save_structure(structure: Structure, path: str | os.PathLike,
-                   include_glycine_cb: bool = False) -> None:
+                   include_glycine_cb: bool = False, secondary_structure: str | None = None) -> None:
     """Write PDB (.pdb/.ent) or mmCIF (.cif/.mmcif), optionally .gz, atomically."""
     path = Path(path)
     fmt, gzipped = _format_of(path)
     if fmt == "pdb":
-        text = write_pdb(structure, include_glycine_cb)
+        text = write_pdb(structure, include_glycine_cb, secondary_structure)
     elif fmt == "cif":
-        text = write_cif(structure, include_glycine_cb)
+        text = write_cif(structure, include_glycine_cb, secondary_structure)
     else:
         raise ValueError(f"{path}: unknown structure format; use one of "
                          f"{', '.join(STRUCTURE_SUFFIXES)} (optionally + .gz)")

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constants import CONTACT_CLASSES, DISTOGRAM_CENTERS, DISTOGRAM_MAX, SS3_ALPHABET
-from .viz import PLDDT_BANDS
-
-SS_COLOURS = {"H": "#d62728", "E": "#1f77b4", "C": "#bbbbbb"}
+from .viz import PLDDT_BANDS, SS_COLOURS
 
 
 def expected_distance_map(distogram: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from .model.checkpoint import default_weights_path, model_from_checkpoint, read_
 from .geometry.confidence import Calibration, expected_lddt
 from .constants import CONTACT_CLASSES, SS3_ALPHABET
 from .io.fasta import check_length, read_fasta
+from .geometry.pae import predicted_errors
 from .geometry.reconstruct import reconstruct
 from .geometry.refine import RefineWeights
 from .model.network import FoldliteModel
@@ -152,7 +153,10 @@ class Prediction:
     restrained_distogram (see foldlite.templates.restraints.combine) and pLDDT is computed from that same
     distribution; otherwise restrained_distogram is None. The pLDDT calibration was fitted on
     single-sequence folds. templates: one dict per template found (foldlite.templates.prepare.describe),
-    best first; empty when none.
+    best first; empty when none. pae [L, L] and ptm come from the distribution the geometry used and
+    the built Cβ (foldlite.geometry.pae). After relax=True `structure` is the full-atom relaxed model
+    and `unrelaxed` the backbone model it came from; when relaxation failed, `structure` stays the
+    unrelaxed model and relax_info["status"] says why.
     """
 
     id: str
@@ -168,6 +172,10 @@ class Prediction:
     geometry_loss: float = float("nan")
     templates: list = field(default_factory=list)
     restrained_distogram: np.ndarray | None = None  # [L, L, 65] used for geometry and pLDDT, or None
+    pae: np.ndarray | None = None  # [L, L] Å predicted Cβ distance error of the model (geometry.pae)
+    ptm: float = float("nan")  # predicted TM-score of the model, 0-1 (geometry.pae)
+    unrelaxed: Structure | None = None  # the backbone model before relaxation, when relaxed
+    relax_info: dict = field(default_factory=dict)  # {"status": "ok" | "failed: ...", timings, ...}
 
     @property
     def plddt(self) -> np.ndarray:
@@ -177,6 +185,11 @@ class Prediction:
     @property
     def mean_plddt(self) -> float:
         return float(np.mean(self.plddt))
+
+    @property
+    def relaxed(self) -> bool:
+        """True when `structure` is the relaxed full-atom model."""
+        return self.unrelaxed is not None
 
     @property
     def contacts(self) -> np.ndarray:
@@ -211,6 +224,10 @@ class Prediction:
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "model_version": self.model_version,
             "templates": list(self.templates),
+            "ptm": round(self.ptm, 4) if np.isfinite(self.ptm) else None,
+            "mean_pae": round(float(self.pae.mean()), 3) if self.pae is not None else None,
+            "relax": {k: round(v, 4) if isinstance(v, float) else v for k, v in self.relax_info.items()}
+            if self.relax_info else None,
         }
 
     def save(self, directory: str | os.PathLike, name: str | None = None, fmt: str = "pdb",
@@ -256,7 +273,7 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
          num_restarts: int = 3, templates="auto", exclude_templates=(),
          max_template_identity: float | None = None,
          restrain_geometry: bool | None = None, template_start: bool = True,
-         template_evalue: float | None = None) -> Prediction:
+         template_evalue: float | None = None, relax: bool = False) -> Prediction:
     """Fold one sequence into one Prediction (for several structures ranked by pLDDT: fold_models).
 
     templates: "auto" (the shipped structure library when present), None or "none" (network only),
@@ -268,13 +285,15 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     foldlite.templates.search.DEFAULT_MAX_EVALUE). template_start: also refine from the best
     template's Cα trace beside the usual restarts; the lowest-energy result wins either way.
     num_models: must be 1 (kept so that older calls asking for several get a clear message).
+    relax: add side chains and hydrogens and minimise under restraints (foldlite.relax.prediction);
+    a failure leaves the model unrelaxed and says why in prediction.relax_info.
     """
     if num_models > 1:
         raise ValueError(f"fold() returns one Prediction; for num_models={num_models} ranked structures "
                          f"call foldlite.fold_models(sequence, num_models={num_models}, ...)")
     return fold_models(sequence, model, seed, num_models, device, record_id, keep_attention, num_restarts,
                        templates, exclude_templates, max_template_identity, restrain_geometry, template_start,
-                       template_evalue)[0]
+                       template_evalue, relax)[0]
 
 
 def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,
@@ -282,7 +301,7 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
                 num_restarts: int = 3, templates="auto", exclude_templates=(),
                 max_template_identity: float | None = None,
                 restrain_geometry: bool | None = None, template_start: bool = True,
-                template_evalue: float | None = None) -> list[Prediction]:
+                template_evalue: float | None = None, relax: bool = False) -> list[Prediction]:
     """Fold one sequence into `num_models` Predictions ranked by mean pLDDT (options as fold()).
 
     The pipeline, in data-flow order: check -> templates -> network -> restraints -> geometry ->
@@ -325,6 +344,7 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
         result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
                              clean_restarts=2 if k == 0 else 0, extra_starts=starts, weights=weights)
         structure = _structure(result.coords, sequence, record_id, model.calibration, distogram)
+        pae, ptm = predicted_errors(distogram, result.coords[:, 4])  # [L, L] Å, 0-1
         geometry_s = time.perf_counter() - tick
         predictions.append(Prediction(
             id=record_id, sequence=sequence, structure=structure, distogram=net.distogram,
@@ -332,7 +352,11 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
             timings={"network": network_s, "templates": templates_s, "geometry": geometry_s,
                      "total": network_s + templates_s + geometry_s},
             model_version=model.version, geometry_loss=result.loss, templates=found.used,
-            restrained_distogram=distogram if found.restrains else None))
+            restrained_distogram=distogram if found.restrains else None, pae=pae, ptm=ptm))
+        if relax:
+            from .relax.prediction import relax_prediction
+
+            relax_prediction(predictions[-1])
     predictions.sort(key=lambda p: -p.mean_plddt)
     for rank, prediction in enumerate(predictions, start=1):
         prediction.rank = rank

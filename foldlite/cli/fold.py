@@ -28,6 +28,9 @@ def _add_fold(sub) -> None:
     p.add_argument("--templates", default=None, metavar="PATH|none",
                    help="structure library to search for templates (default: the shipped "
                         "foldlite/weights/library.npz when present); none: fold from the network alone")
+    p.add_argument("--relax", action="store_true",
+                   help="full-atom models: side chains, hydrogens and restrained Amber minimisation "
+                        "(the unrelaxed model is kept as <id>_unrelaxed.pdb)")
     p.add_argument("--quiet", action="store_true", help="no progress or table")
 
 
@@ -73,26 +76,33 @@ def _run_fold(args) -> int:
         names = [name] if args.num_models == 1 else [f"{name}_rank_{k}" for k in range(1, args.num_models + 1)]
         done = all(output_paths(out, n, args.format, not args.no_plots)["structure"].exists() for n in names)
         if done and not args.overwrite:
-            rows.append((record.id, len(record.sequence), None, 0.0, "-", "skipped (done; --overwrite to refold)"))
+            rows.append((record.id, len(record.sequence), None, None, 0.0, "-",
+                         "skipped (done; --overwrite to refold)"))
             continue
         if not args.quiet:
             print(f"[{index}] folding {record.id} ({len(record.sequence)} aa) ...", file=sys.stderr, flush=True)
         tick = time.time()
         try:
             predictions = fold_models(record.sequence, model=model, seed=args.seed, num_models=args.num_models,
-                                      record_id=record.id, keep_attention=False, templates=library)
+                                      record_id=record.id, keep_attention=False, templates=library,
+                                      relax=args.relax)
             for prediction, file_name in zip(predictions, names):
                 # an unfinished record's leftovers (no structure file yet) are ours to replace
                 write_prediction(prediction, out, name=file_name, fmt=args.format, plots=not args.no_plots,
                                  overwrite=True, extra={"file_stem": file_name}, html=args.html)
-            rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, time.time() - tick,
-                         _best_template(predictions[0]), "ok"))
+            relax_failures = [p.relax_info["status"] for p in predictions
+                              if p.relax_info.get("status", "ok") != "ok"]
+            failed += bool(relax_failures)  # the unrelaxed model was written; the record still counts as failed
+            status = f"relax {relax_failures[0]} (unrelaxed model written)" if relax_failures else "ok"
+            rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, predictions[0].ptm,
+                         time.time() - tick, _best_template(predictions[0]), status))
         except MemoryError:
             failed += 1
-            rows.append((record.id, len(record.sequence), None, time.time() - tick, "-", "failed: out of memory"))
+            rows.append((record.id, len(record.sequence), None, None, time.time() - tick, "-",
+                         "failed: out of memory"))
         except Exception as error:  # one bad record must not stop the others; it is reported and counted
             failed += 1
-            rows.append((record.id, len(record.sequence), None, time.time() - tick, "-",
+            rows.append((record.id, len(record.sequence), None, None, time.time() - tick, "-",
                          f"failed: {type(error).__name__}: {error}"))
     if not args.quiet:
         _print_table(rows, time.time() - started, out)
@@ -109,13 +119,15 @@ def _best_template(prediction) -> str:
 
 def _print_table(rows, elapsed: float, out: Path) -> None:
     width = max([len("id")] + [len(r[0]) for r in rows])
-    template_width = max([len("template")] + [len(r[4]) for r in rows])
-    print(f"{'id':<{width}}  {'length':>6}  {'pLDDT':>6}  {'time_s':>7}  {'template':<{template_width}}  status")
-    for record_id, length, plddt, seconds, template, status in rows:
+    template_width = max([len("template")] + [len(r[5]) for r in rows])
+    print(f"{'id':<{width}}  {'length':>6}  {'pLDDT':>6}  {'pTM':>5}  {'time_s':>7}  "
+          f"{'template':<{template_width}}  status")
+    for record_id, length, plddt, ptm, seconds, template, status in rows:
         plddt_text = f"{plddt:6.1f}" if plddt is not None else f"{'-':>6}"
-        print(f"{record_id:<{width}}  {length:>6}  {plddt_text}  {seconds:7.2f}  "
+        ptm_text = f"{ptm:5.2f}" if ptm is not None else f"{'-':>5}"
+        print(f"{record_id:<{width}}  {length:>6}  {plddt_text}  {ptm_text}  {seconds:7.2f}  "
               f"{template:<{template_width}}  {status}")
-    ok = sum(r[5] == "ok" for r in rows)
+    ok = sum(r[6] == "ok" for r in rows)
     print(f"{ok}/{len(rows)} folded in {elapsed:.1f} s -> {out}")
 
 

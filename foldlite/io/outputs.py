@@ -22,8 +22,8 @@ class OutputExistsError(FileExistsError):
 
 
 def output_paths(directory: Path, name: str, fmt: str = "pdb", plots: bool = True,
-                 html: bool = False) -> dict[str, Path]:
-    """The files one prediction produces, by kind."""
+                 html: bool = False, relaxed: bool = False) -> dict[str, Path]:
+    """The files one prediction produces, by kind (a relaxed one also keeps <name>_unrelaxed.<fmt>)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown structure format {fmt!r}; choose one of {FORMATS}")
     paths = {"structure": directory / f"{name}.{fmt}", "json": directory / f"{name}.json",
@@ -32,6 +32,8 @@ def output_paths(directory: Path, name: str, fmt: str = "pdb", plots: bool = Tru
         paths["plot"] = directory / f"{name}.png"
     if html:
         paths["html"] = directory / f"{name}.html"
+    if relaxed:
+        paths["unrelaxed"] = directory / f"{name}_unrelaxed.{fmt}"
     return paths
 
 
@@ -43,7 +45,8 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
 
     directory = Path(directory)
     name = name or safe_filename(prediction.id, set())
-    paths = output_paths(directory, name, fmt, plots, html)
+    unrelaxed = getattr(prediction, "unrelaxed", None)
+    paths = output_paths(directory, name, fmt, plots, html, relaxed=unrelaxed is not None)
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
         raise OutputExistsError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it")
@@ -60,6 +63,9 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
               "contacts": prediction.contacts.astype(np.float16),
               "ss3": prediction.ss3_probs.astype(np.float16),
               "bin_edges": DISTOGRAM_EDGES, "sequence": np.array(prediction.sequence)}
+    if getattr(prediction, "pae", None) is not None:
+        arrays["pae"] = prediction.pae.astype(np.float16)  # [L, L] Å predicted distance error (foldlite.geometry.pae)
+        arrays["ptm"] = np.float32(prediction.ptm)
     if getattr(prediction, "restrained_distogram", None) is not None:
         # what the geometry used once template restraints were mixed in (the network's own is `distogram`)
         arrays["restrained_distogram"] = prediction.restrained_distogram.astype(np.float16)
@@ -76,6 +82,10 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
     if html:  # the self-contained report (foldlite.io.report)
         atomic_write_text(paths["html"], prediction.to_html(), encoding="utf-8")
     atomic_write_text(paths["json"], json.dumps(summary, indent=1) + "\n")
+    if unrelaxed is not None:
+        from .pdb import write_cif, write_pdb
+
+        atomic_write_text(paths["unrelaxed"], write_pdb(unrelaxed) if fmt == "pdb" else write_cif(unrelaxed))
     # the structure goes last: its presence marks a finished record (reruns skip it)
     atomic_write_text(paths["structure"], structure_text)
     return paths

@@ -220,7 +220,14 @@ def read_structure(path: str | os.PathLike, chain: str | None = None) -> Structu
 # ----------------------------------------------------------------------------- writing
 
 def _atoms_to_write(structure: Structure, include_glycine_cb: bool):
-    """Yield (residue index, atom name, xyz) for the atoms present, in file order."""
+    """Yield (residue index, atom name, element, xyz) for the atoms present, in file order: every atom
+    of a full-atom model (structure.atoms), else the backbone."""
+    if structure.atoms is not None:
+        atoms = structure.atoms
+        coords = np.round(atoms.coords, 3) + 0.0
+        for i, atom_name, element, xyz in zip(atoms.residue, atoms.name, atoms.element, coords):
+            yield int(i), str(atom_name), str(element), xyz
+        return
     # Round first and add 0.0 so that tiny negatives print as 0.000, not -0.000.
     coords = np.round(structure.coords, 3) + 0.0
     for i, letter in enumerate(structure.sequence):
@@ -229,7 +236,12 @@ def _atoms_to_write(structure: Structure, include_glycine_cb: bool):
                 continue
             if atom_name == "CB" and letter == "G" and not include_glycine_cb:
                 continue  # glycine has no CB; ours is virtual
-            yield i, atom_name, coords[i, k]
+            yield i, atom_name, _ELEMENTS[atom_name], coords[i, k]
+
+
+def _pdb_atom_name(atom_name: str, element: str) -> str:
+    """Columns 13-16: a one-letter element's name starts in column 14 unless it fills all four."""
+    return atom_name if len(atom_name) == 4 or len(element) == 2 else f" {atom_name:<3}"
 
 
 def _insertion_codes(structure: Structure) -> list[str]:
@@ -240,6 +252,8 @@ def _insertion_codes(structure: Structure) -> list[str]:
 
 
 def _check_writable(structure: Structure) -> None:
+    if structure.atoms is not None and not np.all(np.isfinite(structure.atoms.coords)):
+        raise ValueError(f"{structure.name}: coordinates contain NaN or infinity")
     if not np.all(np.isfinite(structure.coords[structure.atom_mask])):
         raise ValueError(f"{structure.name}: coordinates contain NaN or infinity")
     if not np.all(np.isfinite(structure.confidence)):
@@ -255,7 +269,7 @@ def write_pdb(structure: Structure, include_glycine_cb: bool = False,
     if len(chain_id) != 1:
         raise ValueError(f"chain id {chain_id!r} does not fit the PDB format (one character); "
                          "write mmCIF instead")
-    coords = structure.coords[structure.atom_mask]
+    coords = structure.coords[structure.atom_mask] if structure.atoms is None else structure.atoms.coords
     if coords.size and (coords.min() < -999.999 or coords.max() > 9999.999):
         raise ValueError(f"{structure.name}: coordinates outside the PDB range -999.999..9999.999")
     numbers = structure.residue_numbers
@@ -267,16 +281,16 @@ def write_pdb(structure: Structure, include_glycine_cb: bool = False,
         names = [ONE_TO_THREE[letter] for letter in structure.sequence]
         lines += pdb_ss_records(structure, secondary_structure, chain_id, names, icodes)
     serial = 0
-    for i, atom_name, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
+    for i, atom_name, element, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
         serial += 1
         resname = ONE_TO_THREE[structure.sequence[i]]
         # Columns: record 1-6, serial 7-11, name 13-16 (1-letter elements start in col 14),
         # altloc 17, resname 18-20, chain 22, resseq 23-26, icode 27, x/y/z 31-54,
         # occupancy 55-60, B-factor 61-66, element 77-78, charge 79-80.
         lines.append(
-            f"ATOM  {serial % 100000:>5} {' ' + atom_name:<4} {resname:>3} {chain_id}"
+            f"ATOM  {serial % 100000:>5} {_pdb_atom_name(atom_name, element)} {resname:>3} {chain_id}"
             f"{int(numbers[i]):>4}{icodes[i]:1}   {x:8.3f}{y:8.3f}{z:8.3f}"
-            f"{1.0:6.2f}{structure.confidence[i]:6.2f}          {_ELEMENTS[atom_name]:>2}  ")
+            f"{1.0:6.2f}{structure.confidence[i]:6.2f}          {element:>2}  ")
     if len(structure):
         last = len(structure) - 1
         ter = (f"TER   {(serial + 1) % 100000:>5}      {ONE_TO_THREE[structure.sequence[last]]:>3} "
@@ -313,12 +327,12 @@ def write_cif(structure: Structure, include_glycine_cb: bool = False,
         lines += cif_ss_loops(structure, secondary_structure, chain_id, names, icodes)
     lines += ["loop_"] + [f"_atom_site.{column}" for column in columns]
     serial = 0
-    for i, atom_name, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
+    for i, atom_name, element, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
         serial += 1
         resname = ONE_TO_THREE[structure.sequence[i]]
         number = int(structure.residue_numbers[i])
         lines.append(
-            f"ATOM {serial} {_ELEMENTS[atom_name]} {atom_name} . {resname} {chain_id} 1 {i + 1} "
+            f"ATOM {serial} {element} {atom_name} . {resname} {chain_id} 1 {i + 1} "
             f"{icodes[i] or '?'} {x:.3f} {y:.3f} {z:.3f} 1.00 {structure.confidence[i]:.2f} ? "
             f"{number} {resname} {chain_id} {atom_name} 1")
     lines.append("#")

@@ -48,9 +48,9 @@ axes[-1].set_title("P(contact)", fontsize=8)
 axes[-1].axis("off")
 fig.savefig(OUT / "ubiquitin_attention.png", dpi=90)
 
-# %% Save PDB, JSON, distogram and figure; view in 3D (py3Dmol, in a notebook)
-paths = pred.save(OUT, overwrite=True)
+# %% Save PDB, JSON, distogram, figure and the HTML report; view in 3D
+paths = pred.save(OUT, overwrite=True, html=True)  # ubiquitin.html: a report that opens offline
 print({kind: str(path) for kind, path in paths.items()})
-# The last expression of a notebook cell is displayed: the structure, coloured by pLDDT. Folding runs
-# offline; the viewer itself (3Dmol.js) is loaded by the browser from the web.
+# The last expression of a notebook cell is displayed: the structure, coloured by pLDDT, drawn with
+# the 3Dmol.js that foldlite ships (no internet needed); color="rainbow" or "ss" also work.
 pred.view()

@@ -28,6 +28,7 @@ from .model.checkpoint import default_weights_path, model_from_checkpoint, read_
 from .geometry.confidence import Calibration, expected_lddt
 from .constants import CONTACT_CLASSES, SS3_ALPHABET
 from .io.fasta import check_length, read_fasta
+from .geometry.pae import predicted_errors
 from .geometry.reconstruct import reconstruct
 from .geometry.refine import RefineWeights
 from .model.network import FoldliteModel
@@ -158,7 +159,10 @@ class Prediction:
     distribution; otherwise restrained_distogram is None. The pLDDT calibration was fitted on
     single-sequence folds. templates: one dict per template found (foldlite.templates.prepare.describe),
     best first; empty when none. modified_residues: the input residues folded as others
-    (tokenizer.ModifiedResidue: U as C, O as K, B/Z/J as X), empty when none.
+    (tokenizer.ModifiedResidue: U as C, O as K, B/Z/J as X), empty when none. pae [L, L] and ptm come
+    from the distribution the geometry used and the built Cβ (foldlite.geometry.pae). After relax=True
+    `structure` is the full-atom relaxed model and `unrelaxed` the backbone model it came from; when
+    relaxation failed, `structure` stays the unrelaxed model and relax_info["status"] says why.
     """
 
     id: str
@@ -175,6 +179,10 @@ class Prediction:
     templates: list = field(default_factory=list)
     restrained_distogram: np.ndarray | None = None  # [L, L, 65] used for geometry and pLDDT, or None
     modified_residues: list = field(default_factory=list)
+    pae: np.ndarray | None = None  # [L, L] Å predicted Cβ distance error of the model (geometry.pae)
+    ptm: float = float("nan")  # predicted TM-score of the model, 0-1 (geometry.pae)
+    unrelaxed: Structure | None = None  # the backbone model before relaxation, when relaxed
+    relax_info: dict = field(default_factory=dict)  # {"status": "ok" | "failed: ...", timings, ...}
 
     @property
     def plddt(self) -> np.ndarray:
@@ -184,6 +192,11 @@ class Prediction:
     @property
     def mean_plddt(self) -> float:
         return float(np.mean(self.plddt))
+
+    @property
+    def relaxed(self) -> bool:
+        """True when `structure` is the relaxed full-atom model."""
+        return self.unrelaxed is not None
 
     @property
     def contacts(self) -> np.ndarray:
@@ -196,14 +209,16 @@ class Prediction:
         return "".join(SS3_ALPHABET[i] for i in self.ss3_probs.argmax(-1))
 
     def to_pdb(self) -> str:
+        """PDB text with pLDDT in the B-factors and the predicted helices and strands (HELIX/SHEET)."""
         from .io.pdb import write_pdb
 
-        return write_pdb(self.structure)
+        return write_pdb(self.structure, secondary_structure=self.secondary_structure)
 
     def to_cif(self) -> str:
+        """mmCIF text with pLDDT in the B-factors and the predicted helices and strands (_struct_conf)."""
         from .io.pdb import write_cif
 
-        return write_cif(self.structure)
+        return write_cif(self.structure, secondary_structure=self.secondary_structure)
 
     def summary(self) -> dict:
         """JSON-ready description (sequence, pLDDT, SS, seed, timings, model version, templates)."""
@@ -217,18 +232,24 @@ class Prediction:
             "model_version": self.model_version,
             "templates": list(self.templates),
             "modified_residues": [m._asdict() for m in self.modified_residues],
+            "ptm": round(self.ptm, 4) if np.isfinite(self.ptm) else None,
+            "mean_pae": round(float(self.pae.mean()), 3) if self.pae is not None else None,
+            "relax": {k: round(v, 4) if isinstance(v, float) else v for k, v in self.relax_info.items()}
+            if self.relax_info else None,
         }
 
     def save(self, directory: str | os.PathLike, name: str | None = None, fmt: str = "pdb",
-             plots: bool = True, overwrite: bool = False) -> dict[str, Path]:
-        """Write <name>.pdb|.cif, <name>.json, <name>_distogram.npz and <name>.png into directory.
+             plots: bool = True, overwrite: bool = False, html: bool = False) -> dict[str, Path]:
+        """Write <name>.pdb|.cif, <name>.json, <name>_distogram.npz and <name>.png into directory
+        (and the <name>.html report with html=True).
 
         Any existing file of this name (either format) is an OutputExistsError unless overwrite, which
         replaces or removes every old file of the name (no figure or JSON of another prediction stays).
         """
         from .io.outputs import write_prediction
 
-        return write_prediction(self, Path(directory), name=name, fmt=fmt, plots=plots, overwrite=overwrite)
+        return write_prediction(self, Path(directory), name=name, fmt=fmt, plots=plots, overwrite=overwrite,
+                                html=html)
 
     def plot(self, path: str | os.PathLike | None = None):
         """Distance map with contacts, pLDDT along the sequence, SS track (matplotlib Figure)."""
@@ -236,11 +257,27 @@ class Prediction:
 
         return plot_prediction(self, path)
 
-    def view(self, width: int = 640, height: int = 480):
-        """py3Dmol view coloured by pLDDT (cartoon); for notebooks."""
+    def view(self, width: int = 640, height: int = 480, color: str = "plddt", sidechains: bool | None = None):
+        """py3Dmol view (cartoon) for notebooks, with 3Dmol.js inline: it displays without internet.
+
+        color: "plddt" (default), "rainbow" (N- to C-terminus) or "ss" (predicted secondary
+        structure); sidechains: shown when the model has them (None), or forced on/off.
+        """
         from .io.viz import view_prediction
 
-        return view_prediction(self, width=width, height=height)
+        return view_prediction(self, width=width, height=height, color=color, sidechains=sidechains)
+
+    def to_html(self, path: str | os.PathLike | None = None) -> str:
+        """A self-contained HTML report (3D view, pLDDT and SS tracks, distance/contact map, run
+        facts) that opens in any browser without a server or internet; also written to `path`."""
+        from .io.report import prediction_html
+
+        html = prediction_html(self)
+        if path is not None:
+            from .io.safe_io import atomic_write_text
+
+            atomic_write_text(Path(path), html, encoding="utf-8")
+        return html
 
 
 def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,
@@ -248,7 +285,8 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
          num_restarts: int = 3, templates="auto", exclude_templates=(),
          max_template_identity: float | None = None,
          restrain_geometry: bool | None = None, template_start: bool = True,
-         template_evalue: float | None = None, modified=None) -> Prediction:
+         template_evalue: float | None = None, modified=None,
+         relax: bool = False) -> Prediction:
     """Fold one sequence into one Prediction (for several structures ranked by pLDDT: fold_models).
 
     templates: "auto" (the shipped structure library when present), None or "none" (network only),
@@ -263,13 +301,15 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     modified: the substitutions already made in a canonical `sequence` (FastaRecord.modified); by
     default they are read off `sequence`. Any substitution (U as C, O as K, B/Z/J as X) is reported
     with a ModifiedResidueWarning and kept in Prediction.modified_residues (and the JSON).
+    relax: add side chains and hydrogens and minimise under restraints (foldlite.relax.prediction);
+    a failure leaves the model unrelaxed and says why in prediction.relax_info.
     """
     if num_models > 1:
         raise ValueError(f"fold() returns one Prediction; for num_models={num_models} ranked structures "
                          f"call foldlite.fold_models(sequence, num_models={num_models}, ...)")
     return fold_models(sequence, model, seed, num_models, device, record_id, keep_attention, num_restarts,
                        templates, exclude_templates, max_template_identity, restrain_geometry, template_start,
-                       template_evalue, modified)[0]
+                       template_evalue, modified, relax)[0]
 
 
 def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,
@@ -277,7 +317,8 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
                 num_restarts: int = 3, templates="auto", exclude_templates=(),
                 max_template_identity: float | None = None,
                 restrain_geometry: bool | None = None, template_start: bool = True,
-                template_evalue: float | None = None, modified=None) -> list[Prediction]:
+                template_evalue: float | None = None, modified=None,
+                relax: bool = False) -> list[Prediction]:
     """Fold one sequence into `num_models` Predictions ranked by mean pLDDT (options as fold()).
 
     The pipeline, in data-flow order: check -> templates -> network -> restraints -> geometry ->
@@ -324,6 +365,7 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
         result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
                              clean_restarts=2 if k == 0 else 0, extra_starts=starts, weights=weights)
         structure = _structure(result.coords, sequence, record_id, model.calibration, distogram)
+        pae, ptm = predicted_errors(distogram, result.coords[:, 4])  # [L, L] Å, 0-1
         geometry_s = time.perf_counter() - tick
         predictions.append(Prediction(
             id=record_id, sequence=sequence, structure=structure, distogram=net.distogram,
@@ -331,8 +373,12 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
             timings={"network": network_s, "templates": templates_s, "geometry": geometry_s,
                      "total": network_s + templates_s + geometry_s},
             model_version=model.version, geometry_loss=result.loss, templates=found.used,
-            restrained_distogram=distogram if found.restrains else None,
+            restrained_distogram=distogram if found.restrains else None, pae=pae, ptm=ptm,
             modified_residues=modified))
+        if relax:
+            from .relax.prediction import relax_prediction
+
+            relax_prediction(predictions[-1])
     predictions.sort(key=lambda p: -p.mean_plddt)
     for rank, prediction in enumerate(predictions, start=1):
         prediction.rank = rank

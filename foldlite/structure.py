@@ -9,6 +9,34 @@ BACKBONE_ATOMS = ("N", "CA", "C", "O", "CB")  # atom order along axis 1 of Struc
 
 
 @dataclass
+class AtomSite:
+    """Every atom of a full-atom model (side chains, hydrogens, OXT), in file order.
+
+    residue: int [N], the atom's residue as an index into the sequence (0-based, non-decreasing)
+    name:    str [N], PDB atom name ("CA", "HG21", ...)
+    element: str [N], element symbol ("C", "H", ...)
+    coords:  float [N, 3] Å
+    """
+
+    residue: np.ndarray
+    name: np.ndarray
+    element: np.ndarray
+    coords: np.ndarray
+
+    def __post_init__(self):
+        self.residue = np.asarray(self.residue, dtype=np.int64)
+        self.name = np.asarray(self.name, dtype="<U4")
+        self.element = np.asarray(self.element, dtype="<U2")
+        self.coords = np.asarray(self.coords, dtype=np.float64)
+        count = len(self.residue)
+        if self.name.shape != (count,) or self.element.shape != (count,) or self.coords.shape != (count, 3):
+            raise ValueError(f"AtomSite arrays disagree: residue {self.residue.shape}, name {self.name.shape}, "
+                             f"element {self.element.shape}, coords {self.coords.shape}")
+        if count and np.any(np.diff(self.residue) < 0):
+            raise ValueError("AtomSite atoms must be ordered by residue")
+
+
+@dataclass
 class Structure:
     """One protein chain.
 
@@ -18,6 +46,8 @@ class Structure:
     chain_id:   one character
     residue_numbers: int [L], author numbering (1..L by default)
     atom_mask:  bool [L, 5], False where an atom is absent (e.g. CB of Gly read from a file)
+    atoms:      every atom of a full-atom model (foldlite.relax), or None for a backbone model; coords
+                keeps that model's N, CA, C, O, CB either way, and writers write `atoms` when present
     """
 
     sequence: str
@@ -28,6 +58,7 @@ class Structure:
     atom_mask: np.ndarray | None = None
     name: str = "foldlite"
     meta: dict = field(default_factory=dict)
+    atoms: AtomSite | None = None
 
     def __post_init__(self):
         length = len(self.sequence)
@@ -42,6 +73,9 @@ class Structure:
                                 else np.asarray(self.residue_numbers, dtype=np.int64))
         self.atom_mask = (np.ones((length, len(BACKBONE_ATOMS)), dtype=bool) if self.atom_mask is None
                           else np.asarray(self.atom_mask, dtype=bool))
+        if self.atoms is not None and len(self.atoms.residue) and (
+                self.atoms.residue[0] < 0 or self.atoms.residue[-1] >= length):
+            raise ValueError(f"atoms refer to residues outside 0..{length - 1}")
 
     def __len__(self) -> int:
         return len(self.sequence)
@@ -50,6 +84,11 @@ class Structure:
     def ca(self) -> np.ndarray:
         """Cα coordinates [L, 3] Å."""
         return self.coords[:, 1]
+
+    @property
+    def full_atom(self) -> bool:
+        """True when the model has side chains (atoms is set)."""
+        return self.atoms is not None
 
     @property
     def cb(self) -> np.ndarray:

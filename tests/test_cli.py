@@ -64,7 +64,7 @@ def test_rerun_skips_done_records_and_never_overwrites_without_flag(tmp_path, ti
     assert pdb.read_text() == "user edit\n"
     assert "skipped" in capsys.readouterr().out
     assert main(["fold", fasta, "-o", str(out), "--no-plots", "--overwrite", "--weights", tiny_weights]) == 0
-    assert pdb.read_text().startswith(("ATOM", "HEADER", "REMARK", "MODEL"))
+    assert pdb.read_text().startswith(("ATOM", "HEADER", "REMARK", "MODEL", "HELIX", "SHEET"))
 
 
 def test_same_seed_gives_the_same_structure(tmp_path, tiny_weights):

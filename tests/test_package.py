@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "foldlite"
 MAX_LINES = 400
 # Stage folders in dependency order: each may import from the top-level modules (constants,
 # tokenizer, structure, config, version) and from stages before it, never from one after it.
-STAGES = ["geometry", "io", "data", "templates", "model", "api", "evaluation", "training", "cli"]
+STAGES = ["geometry", "io", "data", "templates", "model", "relax", "api", "evaluation", "training", "cli"]
 
 
 def _module_name(path: Path) -> str:

@@ -23,11 +23,16 @@ def _add_fold(sub) -> None:
     p.add_argument("--format", choices=("pdb", "cif"), default="pdb",
                    help="structure file format: pdb (default) or cif (mmCIF)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figure")
+    p.add_argument("--html", action="store_true",
+                   help="also write <id>.html: a self-contained report with the 3D view (opens offline)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs and refold finished records")
     p.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
     p.add_argument("--templates", default=None, metavar="PATH|none",
                    help="structure library to search for templates (default: the shipped "
                         "foldlite/weights/library.npz when present); none: fold from the network alone")
+    p.add_argument("--relax", action="store_true",
+                   help="full-atom models: side chains, hydrogens and restrained Amber minimisation "
+                        "(the unrelaxed model is kept as <id>_unrelaxed.pdb)")
     p.add_argument("--quiet", action="store_true", help="no progress or table")
 
 
@@ -100,11 +105,12 @@ def _run_fold(args) -> int:
         names = _record_names(name, args.num_models)
         state, existing = record_state(out, names, args.format)
         if state == "done" and not args.overwrite:
-            rows.append((record.id, len(record.sequence), None, 0.0, "-", "skipped (done; --overwrite to refold)"))
+            rows.append((record.id, len(record.sequence), None, None, 0.0, "-",
+                         "skipped (done; --overwrite to refold)"))
             continue
         if state == "other" and not args.overwrite:  # appeared since pass 1 (another run into this folder)
             failed += 1
-            rows.append((record.id, len(record.sequence), None, 0.0, "-",
+            rows.append((record.id, len(record.sequence), None, None, 0.0, "-",
                          f"failed: {_other_outputs_message(existing, record.id)}"))
             continue
         if record.modified:  # U folded as C, B as X ...: said on stderr and kept in the JSON
@@ -119,25 +125,32 @@ def _run_fold(args) -> int:
                 warnings.simplefilter("ignore", ModifiedResidueWarning)
                 predictions = fold_models(record.sequence, model=model, seed=args.seed,
                                           num_models=args.num_models, record_id=record.id, keep_attention=False,
-                                          templates=library, modified=record.modified)
+                                          templates=library, modified=record.modified,
+                                          relax=args.relax)
             if not args.overwrite and record_state(out, names, args.format)[0] == "done":
                 # another run into this folder finished the record meanwhile (same input, same files)
-                rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, time.time() - tick,
+                rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, predictions[0].ptm,
+                             time.time() - tick,
                              _best_template(predictions[0]), "skipped (written meanwhile by another run)"))
                 continue
             # rank 1 last: until its structure file exists the record reads as unfinished (record_state)
             for prediction, file_name in reversed(list(zip(predictions, names))):
                 # an unfinished record's leftovers (no structure file yet) are ours to replace
                 write_prediction(prediction, out, name=file_name, fmt=args.format, plots=not args.no_plots,
-                                 overwrite=True, extra={"file_stem": file_name})
-            rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, time.time() - tick,
-                         _best_template(predictions[0]), "ok"))
+                                 overwrite=True, extra={"file_stem": file_name}, html=args.html)
+            relax_failures = [p.relax_info["status"] for p in predictions
+                              if p.relax_info.get("status", "ok") != "ok"]
+            failed += bool(relax_failures)  # the unrelaxed model was written; the record still counts as failed
+            status = f"relax {relax_failures[0]} (unrelaxed model written)" if relax_failures else "ok"
+            rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, predictions[0].ptm,
+                         time.time() - tick, _best_template(predictions[0]), status))
         except MemoryError:
             failed += 1
-            rows.append((record.id, len(record.sequence), None, time.time() - tick, "-", "failed: out of memory"))
+            rows.append((record.id, len(record.sequence), None, None, time.time() - tick, "-",
+                         "failed: out of memory"))
         except Exception as error:  # one bad record must not stop the others; it is reported and counted
             failed += 1
-            rows.append((record.id, len(record.sequence), None, time.time() - tick, "-",
+            rows.append((record.id, len(record.sequence), None, None, time.time() - tick, "-",
                          f"failed: {type(error).__name__}: {error}"))
     if not args.quiet:
         _print_table(rows, time.time() - started, out)
@@ -154,13 +167,15 @@ def _best_template(prediction) -> str:
 
 def _print_table(rows, elapsed: float, out: Path) -> None:
     width = max([len("id")] + [len(r[0]) for r in rows])
-    template_width = max([len("template")] + [len(r[4]) for r in rows])
-    print(f"{'id':<{width}}  {'length':>6}  {'pLDDT':>6}  {'time_s':>7}  {'template':<{template_width}}  status")
-    for record_id, length, plddt, seconds, template, status in rows:
+    template_width = max([len("template")] + [len(r[5]) for r in rows])
+    print(f"{'id':<{width}}  {'length':>6}  {'pLDDT':>6}  {'pTM':>5}  {'time_s':>7}  "
+          f"{'template':<{template_width}}  status")
+    for record_id, length, plddt, ptm, seconds, template, status in rows:
         plddt_text = f"{plddt:6.1f}" if plddt is not None else f"{'-':>6}"
-        print(f"{record_id:<{width}}  {length:>6}  {plddt_text}  {seconds:7.2f}  "
+        ptm_text = f"{ptm:5.2f}" if ptm is not None else f"{'-':>5}"
+        print(f"{record_id:<{width}}  {length:>6}  {plddt_text}  {ptm_text}  {seconds:7.2f}  "
               f"{template:<{template_width}}  {status}")
-    ok = sum(r[5] == "ok" for r in rows)
+    ok = sum(r[6] == "ok" for r in rows)
     print(f"{ok}/{len(rows)} folded in {elapsed:.1f} s -> {out}")
 
 

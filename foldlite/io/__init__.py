@@ -1,2 +1,2 @@
-"""Stage: files in and out -- FASTA, PDB/mmCIF, prediction outputs, figures, notebook views; never
+"""Stage: files in and out -- FASTA, PDB/mmCIF, prediction outputs, figures, notebook views, HTML report; never
 imports torch."""

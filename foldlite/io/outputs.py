@@ -21,14 +21,19 @@ class OutputExistsError(FileExistsError):
     """An output file already exists and overwriting was not asked for."""
 
 
-def output_paths(directory: Path, name: str, fmt: str = "pdb", plots: bool = True) -> dict[str, Path]:
-    """The files one prediction produces, by kind."""
+def output_paths(directory: Path, name: str, fmt: str = "pdb", plots: bool = True,
+                 html: bool = False, relaxed: bool = False) -> dict[str, Path]:
+    """The files one prediction produces, by kind (a relaxed one also keeps <name>_unrelaxed.<fmt>)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown structure format {fmt!r}; choose one of {FORMATS}")
     paths = {"structure": directory / f"{name}.{fmt}", "json": directory / f"{name}.json",
              "distogram": directory / f"{name}_distogram.npz"}
     if plots:
         paths["plot"] = directory / f"{name}.png"
+    if html:
+        paths["html"] = directory / f"{name}.html"
+    if relaxed:
+        paths["unrelaxed"] = directory / f"{name}_unrelaxed.{fmt}"
     return paths
 
 
@@ -37,8 +42,10 @@ def record_files(directory: Path, names: list[str]) -> list[Path]:
     with and without the figure): the files an existing-output check must look at."""
     files = []
     for name in names:
-        files += [Path(directory) / f"{name}.{fmt}" for fmt in FORMATS]
-        files += [p for kind, p in output_paths(Path(directory), name).items() if kind != "structure"]
+        for fmt in FORMATS:  # structure and, after --relax, the unrelaxed model, in both formats
+            files += [p for kind, p in output_paths(Path(directory), name, fmt, html=True, relaxed=True).items()
+                      if kind in ("structure", "unrelaxed")]
+        files += [p for kind, p in output_paths(Path(directory), name, html=True).items() if kind != "structure"]
     return files
 
 
@@ -64,8 +71,10 @@ def record_state(directory: Path, names: list[str], fmt: str) -> tuple[str, Path
 
 
 def write_prediction(prediction, directory: Path, name: str | None = None, fmt: str = "pdb",
-                     plots: bool = True, overwrite: bool = False, extra: dict | None = None) -> dict[str, Path]:
-    """Write all files of one prediction; `name` defaults to the record id (made file-safe).
+                     plots: bool = True, overwrite: bool = False, extra: dict | None = None,
+                     html: bool = False) -> dict[str, Path]:
+    """Write all files of one prediction; `name` defaults to the record id (made file-safe); with
+    html=True also the <name>.html report, and <name>_unrelaxed.<fmt> for a relaxed prediction.
 
     Without `overwrite`, any existing file of this name (in either format) is an OutputExistsError.
     With it, the old files of this name that this call does not rewrite (the other format's structure,
@@ -76,7 +85,8 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
 
     directory = Path(directory)
     name = name or safe_filename(prediction.id, set())
-    paths = output_paths(directory, name, fmt, plots)
+    unrelaxed = getattr(prediction, "unrelaxed", None)
+    paths = output_paths(directory, name, fmt, plots, html, relaxed=unrelaxed is not None)
     existing = [path for path in record_files(directory, [name]) if path.exists()]
     if existing and not overwrite:
         raise OutputExistsError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it")
@@ -88,7 +98,13 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
     contents = {"distogram": _distogram_npz(prediction)}
     if plots:
         contents["plot"] = _figure_png(prediction)
+    if html:  # the self-contained report (foldlite.io.report)
+        contents["html"] = prediction.to_html().encode("utf-8")
     contents["json"] = (json.dumps(summary, indent=1) + "\n").encode("utf-8")
+    if unrelaxed is not None:  # the backbone model a relaxed one came from
+        from .pdb import write_cif, write_pdb
+
+        contents["unrelaxed"] = (write_pdb(unrelaxed) if fmt == "pdb" else write_cif(unrelaxed)).encode("utf-8")
     # the structure goes last: its presence marks a finished record (reruns skip it)
     contents["structure"] = (prediction.to_pdb() if fmt == "pdb" else prediction.to_cif()).encode("utf-8")
 
@@ -117,6 +133,9 @@ def _distogram_npz(prediction) -> bytes:
               "contacts": prediction.contacts.astype(np.float16),
               "ss3": prediction.ss3_probs.astype(np.float16),
               "bin_edges": DISTOGRAM_EDGES, "sequence": np.array(prediction.sequence)}
+    if getattr(prediction, "pae", None) is not None:
+        arrays["pae"] = prediction.pae.astype(np.float16)  # [L, L] Å predicted distance error (foldlite.geometry.pae)
+        arrays["ptm"] = np.float32(prediction.ptm)
     if getattr(prediction, "restrained_distogram", None) is not None:
         # what the geometry used once template restraints were mixed in (the network's own is `distogram`)
         arrays["restrained_distogram"] = prediction.restrained_distogram.astype(np.float16)

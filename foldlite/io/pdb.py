@@ -8,7 +8,10 @@ Absent CB (glycine, truncated side chains) and O are filled with ideal positions
 False in ``atom_mask``. Confidence is read from the CA B-factor.
 
 Writing is done by hand so that every PDB line is exactly 80 columns (PDB format v3.3) and the
-per-residue confidence (pLDDT for predictions) sits in the B-factor column of every atom.
+per-residue confidence (pLDDT for predictions) sits in the B-factor column of every atom. Given a
+3-state secondary structure string (H/E/C per residue), the writers also record each helix and strand
+(PDB HELIX/SHEET records; mmCIF _struct_conf, plus _struct_sheet_range for strands; written by
+foldlite.io.ss_records), so viewers draw the predicted helices and strands instead of guessing their own.
 """
 from __future__ import annotations
 
@@ -27,10 +30,11 @@ from ..geometry.backbone import ideal_cb
 from ..geometry.vectors import unit
 from ..constants import C_O_LENGTH
 from .safe_io import atomic_write_bytes, atomic_write_text
+from .ss_records import cif_ss_loops, pdb_ss_records, ss_segments
 from ..structure import BACKBONE_ATOMS, Structure
 
 __all__ = ["StructureFileError", "read_structure", "read_chains", "write_pdb", "write_cif",
-           "save_structure", "STRUCTURE_SUFFIXES"]
+           "save_structure", "ss_segments", "STRUCTURE_SUFFIXES"]
 
 THREE_TO_ONE = {
     "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E",
@@ -217,7 +221,14 @@ def read_structure(path: str | os.PathLike, chain: str | None = None) -> Structu
 # ----------------------------------------------------------------------------- writing
 
 def _atoms_to_write(structure: Structure, include_glycine_cb: bool):
-    """Yield (residue index, atom name, xyz) for the atoms present, in file order."""
+    """Yield (residue index, atom name, element, xyz) for the atoms present, in file order: every atom
+    of a full-atom model (structure.atoms), else the backbone."""
+    if structure.atoms is not None:
+        atoms = structure.atoms
+        coords = np.round(atoms.coords, 3) + 0.0
+        for i, atom_name, element, xyz in zip(atoms.residue, atoms.name, atoms.element, coords):
+            yield int(i), str(atom_name), str(element), xyz
+        return
     # Round first and add 0.0 so that tiny negatives print as 0.000, not -0.000.
     coords = np.round(structure.coords, 3) + 0.0
     for i, letter in enumerate(structure.sequence):
@@ -226,7 +237,12 @@ def _atoms_to_write(structure: Structure, include_glycine_cb: bool):
                 continue
             if atom_name == "CB" and letter == "G" and not include_glycine_cb:
                 continue  # glycine has no CB; ours is virtual
-            yield i, atom_name, coords[i, k]
+            yield i, atom_name, _ELEMENTS[atom_name], coords[i, k]
+
+
+def _pdb_atom_name(atom_name: str, element: str) -> str:
+    """Columns 13-16: a one-letter element's name starts in column 14 unless it fills all four."""
+    return atom_name if len(atom_name) == 4 or len(element) == 2 else f" {atom_name:<3}"
 
 
 def _insertion_codes(structure: Structure) -> list[str]:
@@ -237,20 +253,24 @@ def _insertion_codes(structure: Structure) -> list[str]:
 
 
 def _check_writable(structure: Structure) -> None:
+    if structure.atoms is not None and not np.all(np.isfinite(structure.atoms.coords)):
+        raise ValueError(f"{structure.name}: coordinates contain NaN or infinity")
     if not np.all(np.isfinite(structure.coords[structure.atom_mask])):
         raise ValueError(f"{structure.name}: coordinates contain NaN or infinity")
     if not np.all(np.isfinite(structure.confidence)):
         raise ValueError(f"{structure.name}: confidence contains NaN or infinity")
 
 
-def write_pdb(structure: Structure, include_glycine_cb: bool = False) -> str:
-    """PDB text: ATOM records (80 columns each), TER, END. Confidence goes in the B-factor."""
+def write_pdb(structure: Structure, include_glycine_cb: bool = False,
+              secondary_structure: str | None = None) -> str:
+    """PDB text: [HELIX, SHEET,] ATOM records (80 columns each), TER, END. Confidence goes in the
+    B-factor; `secondary_structure` (H/E/C per residue) adds the HELIX and SHEET records."""
     _check_writable(structure)
     chain_id = structure.chain_id or "A"
     if len(chain_id) != 1:
         raise ValueError(f"chain id {chain_id!r} does not fit the PDB format (one character); "
                          "write mmCIF instead")
-    coords = structure.coords[structure.atom_mask]
+    coords = structure.coords[structure.atom_mask] if structure.atoms is None else structure.atoms.coords
     if coords.size and (coords.min() < -999.999 or coords.max() > 9999.999):
         raise ValueError(f"{structure.name}: coordinates outside the PDB range -999.999..9999.999")
     numbers = structure.residue_numbers
@@ -258,17 +278,20 @@ def write_pdb(structure: Structure, include_glycine_cb: bool = False) -> str:
         raise ValueError(f"{structure.name}: residue numbers outside the PDB range -999..9999")
     icodes = _insertion_codes(structure)
     lines = []
+    if secondary_structure is not None:
+        names = [ONE_TO_THREE[letter] for letter in structure.sequence]
+        lines += pdb_ss_records(structure, secondary_structure, chain_id, names, icodes)
     serial = 0
-    for i, atom_name, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
+    for i, atom_name, element, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
         serial += 1
         resname = ONE_TO_THREE[structure.sequence[i]]
         # Columns: record 1-6, serial 7-11, name 13-16 (1-letter elements start in col 14),
         # altloc 17, resname 18-20, chain 22, resseq 23-26, icode 27, x/y/z 31-54,
         # occupancy 55-60, B-factor 61-66, element 77-78, charge 79-80.
         lines.append(
-            f"ATOM  {serial % 100000:>5} {' ' + atom_name:<4} {resname:>3} {chain_id}"
+            f"ATOM  {serial % 100000:>5} {_pdb_atom_name(atom_name, element)} {resname:>3} {chain_id}"
             f"{int(numbers[i]):>4}{icodes[i]:1}   {x:8.3f}{y:8.3f}{z:8.3f}"
-            f"{1.0:6.2f}{structure.confidence[i]:6.2f}          {_ELEMENTS[atom_name]:>2}  ")
+            f"{1.0:6.2f}{structure.confidence[i]:6.2f}          {element:>2}  ")
     if len(structure):
         last = len(structure) - 1
         ter = (f"TER   {(serial + 1) % 100000:>5}      {ONE_TO_THREE[structure.sequence[last]]:>3} "
@@ -285,8 +308,10 @@ def _cif_token(value: str) -> str:
     return value
 
 
-def write_cif(structure: Structure, include_glycine_cb: bool = False) -> str:
-    """Minimal mmCIF (an _atom_site loop) readable by Bio.PDB, PyMOL and ChimeraX."""
+def write_cif(structure: Structure, include_glycine_cb: bool = False,
+              secondary_structure: str | None = None) -> str:
+    """Minimal mmCIF (an _atom_site loop) readable by Bio.PDB, PyMOL and ChimeraX;
+    `secondary_structure` (H/E/C per residue) adds _struct_conf and _struct_sheet_range."""
     _check_writable(structure)
     # A blank PDB chain id has no mmCIF spelling; call it A.
     chain_id = _cif_token(structure.chain_id.strip() or "A")
@@ -297,15 +322,18 @@ def write_cif(structure: Structure, include_glycine_cb: bool = False) -> str:
                "Cartn_x", "Cartn_y", "Cartn_z", "occupancy", "B_iso_or_equiv",
                "pdbx_formal_charge", "auth_seq_id", "auth_comp_id", "auth_asym_id",
                "auth_atom_id", "pdbx_PDB_model_num"]
-    lines = [f"data_{block}", "#", f"_entry.id {block}", "#", "loop_"]
-    lines += [f"_atom_site.{column}" for column in columns]
+    lines = [f"data_{block}", "#", f"_entry.id {block}", "#"]
+    if secondary_structure is not None:
+        names = [ONE_TO_THREE[letter] for letter in structure.sequence]
+        lines += cif_ss_loops(structure, secondary_structure, chain_id, names, icodes)
+    lines += ["loop_"] + [f"_atom_site.{column}" for column in columns]
     serial = 0
-    for i, atom_name, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
+    for i, atom_name, element, (x, y, z) in _atoms_to_write(structure, include_glycine_cb):
         serial += 1
         resname = ONE_TO_THREE[structure.sequence[i]]
         number = int(structure.residue_numbers[i])
         lines.append(
-            f"ATOM {serial} {_ELEMENTS[atom_name]} {atom_name} . {resname} {chain_id} 1 {i + 1} "
+            f"ATOM {serial} {element} {atom_name} . {resname} {chain_id} 1 {i + 1} "
             f"{icodes[i] or '?'} {x:.3f} {y:.3f} {z:.3f} 1.00 {structure.confidence[i]:.2f} ? "
             f"{number} {resname} {chain_id} {atom_name} 1")
     lines.append("#")
@@ -313,14 +341,14 @@ def write_cif(structure: Structure, include_glycine_cb: bool = False) -> str:
 
 
 def save_structure(structure: Structure, path: str | os.PathLike,
-                   include_glycine_cb: bool = False) -> None:
+                   include_glycine_cb: bool = False, secondary_structure: str | None = None) -> None:
     """Write PDB (.pdb/.ent) or mmCIF (.cif/.mmcif), optionally .gz, atomically."""
     path = Path(path)
     fmt, gzipped = _format_of(path)
     if fmt == "pdb":
-        text = write_pdb(structure, include_glycine_cb)
+        text = write_pdb(structure, include_glycine_cb, secondary_structure)
     elif fmt == "cif":
-        text = write_cif(structure, include_glycine_cb)
+        text = write_cif(structure, include_glycine_cb, secondary_structure)
     else:
         raise ValueError(f"{path}: unknown structure format; use one of "
                          f"{', '.join(STRUCTURE_SUFFIXES)} (optionally + .gz)")

@@ -1,12 +1,11 @@
-"""Prediction figure: predicted distance map with contacts, pLDDT along the sequence, SS track."""
+"""Prediction figure: predicted distance map with contacts, predicted error (PAE) map, pLDDT along the
+sequence, SS track."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..constants import CONTACT_CLASSES, DISTOGRAM_CENTERS, DISTOGRAM_MAX, SS3_ALPHABET
-from .viz import PLDDT_BANDS
-
-SS_COLOURS = {"H": "#d62728", "E": "#1f77b4", "C": "#bbbbbb"}
+from .viz import PLDDT_BANDS, SS_COLOURS
 
 
 def expected_distance_map(distogram: np.ndarray) -> np.ndarray:
@@ -20,6 +19,15 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _pae_panel(fig, ax, pae: np.ndarray, ptm: float) -> None:
+    """Predicted Cβ distance error [L, L] Å as a heatmap with its colour bar (AlphaFold's green scale)."""
+    image = ax.imshow(pae, cmap="Greens_r", vmin=0, vmax=max(10.0, float(np.nanmax(pae))), interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=0.7, label="predicted distance error (Å)")
+    ax.set_title(f"predicted error (PAE), pTM {ptm:.2f}", fontsize=8)
+    ax.set_xlabel("residue")
+    ax.set_ylabel("residue")
+
+
 def plot_prediction(prediction, path=None, pyplot: bool = True):
     """Return a matplotlib Figure; also save it as PNG when `path` is given.
 
@@ -29,7 +37,9 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
     from matplotlib.figure import Figure
 
     length = len(prediction.sequence)
-    size = (10, 5.4)
+    pae = getattr(prediction, "pae", None)
+    columns = 3 if pae is not None else 2
+    size = (14.5 if pae is not None else 10, 5.4)
     if pyplot:
         import matplotlib.pyplot as plt
 
@@ -40,7 +50,8 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
     source = "network + templates" if getattr(prediction, "restrained_distogram", None) is not None \
         else "network"
     fig.suptitle(f"{_shorten(str(prediction.id), 80)}  ({source})", fontsize=10)
-    grid = fig.add_gridspec(3, 2, width_ratios=[1.05, 1.4], height_ratios=[3, 0.35, 1.2])
+    grid = fig.add_gridspec(3, columns, width_ratios=[1.05, 1.05, 1.4] if pae is not None else [1.05, 1.4],
+                            height_ratios=[3, 0.35, 1.2])
     ax_map = fig.add_subplot(grid[:, 0])
     # show the distribution the structure was built from: with templates, the restrained one
     restrained = getattr(prediction, "restrained_distogram", None)
@@ -59,7 +70,10 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
     ax_map.set_xlabel("residue")
     ax_map.set_ylabel("residue")
 
-    ax_plddt = fig.add_subplot(grid[0, 1])
+    if pae is not None:
+        _pae_panel(fig, fig.add_subplot(grid[:, 1]), pae, prediction.ptm)
+    right = columns - 1
+    ax_plddt = fig.add_subplot(grid[0, right])
     residues = np.arange(1, length + 1)
     ax_plddt.plot(residues, prediction.plddt, color="#333333", lw=1.2)
     highs = [100] + [low for low, _ in PLDDT_BANDS[:-1]]  # each band runs from its threshold to the one above
@@ -71,7 +85,7 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
     ax_plddt.set_title(f"mean pLDDT {prediction.mean_plddt:.1f}  (seed {prediction.seed}, rank {prediction.rank})",
                        fontsize=9)
 
-    ax_ss = fig.add_subplot(grid[1, 1], sharex=ax_plddt)
+    ax_ss = fig.add_subplot(grid[1, right], sharex=ax_plddt)
     ss = prediction.secondary_structure
     for state in SS3_ALPHABET:
         xs = residues[np.frombuffer(ss.encode(), dtype=np.uint8) == ord(state)]
@@ -80,7 +94,7 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
     ax_ss.set_ylabel("SS", rotation=0, labelpad=12)
     ax_ss.legend(ncol=3, fontsize=7, loc="upper right", frameon=False, bbox_to_anchor=(1, 2.1))
 
-    ax_prob = fig.add_subplot(grid[2, 1], sharex=ax_plddt)
+    ax_prob = fig.add_subplot(grid[2, right], sharex=ax_plddt)
     for index, state in enumerate(SS3_ALPHABET):
         ax_prob.plot(residues, prediction.ss3_probs[:, index], color=SS_COLOURS[state], lw=1)
     ax_prob.set_ylim(0, 1)

@@ -42,9 +42,8 @@ from .tokenizer import describe_modified, encode_canonical, modified_residues, n
 
 MIN_LENGTH = 10  # residues; shorter peptides have no fold for a distogram to describe
 MAX_LENGTH = 2000  # residues; memory grows as L² (see README "Limits")
-# Geometry's compactness weight for folds without template restraints, chosen on 30 valid chains
-# (results/tune_compactness_valid.txt): single-sequence TM 0.147 -> 0.204 (ideal helix 0.147), Rg
-# 36 -> 15 Å (true 15.3); 3-100 all give 0.20-0.21. Template-restrained folds keep their own size.
+# Compactness weight for folds without template restraints, chosen on 30 valid chains (results/
+# tune_compactness_valid.txt): single-sequence TM 0.147 -> 0.204, Rg 36 -> 15 Å (true 15.3).
 SINGLE_SEQUENCE_COMPACTNESS = 10.0
 
 

@@ -76,6 +76,8 @@ def test_the_title_is_not_cut_for_long_ids(prediction, record_id):
 def test_the_contact_triangle_has_a_colour_bar(prediction, tmp_path):
     figure = plot_prediction(prediction, path=tmp_path / "p.png")
     colour_bar_labels = [axis.get_ylabel() for axis in figure.axes if axis.get_label() == "<colorbar>"]
-    assert len(colour_bar_labels) == 2
+    # the map's two triangles each have one; the PAE panel (when the prediction has a PAE) a third
+    expected = 2 + (getattr(prediction, "pae", None) is not None)
+    assert len(colour_bar_labels) == expected
     assert any("contact" in label for label in colour_bar_labels)
-    assert any("distance" in label for label in colour_bar_labels)
+    assert any("Cβ distance" in label for label in colour_bar_labels)

@@ -35,9 +35,14 @@ from foldlite.evaluation.benchmark import TEMPLATE_MAX_IDENTITY, select_chains  
 from foldlite.data.chains import ChainSet  # noqa: E402
 from foldlite.geometry.confidence import fit_calibration  # noqa: E402
 from foldlite.evaluation.metrics import tm_score  # noqa: E402
-from foldlite.geometry.pae import PTM_CALIBRATION, calibrate_ptm, pairwise_errors, raw_ptm  # noqa: E402
+from foldlite.geometry.pae import (FAR_DISTANCE, PAE_CALIBRATION, PTM_CALIBRATION, calibrate_pae,  # noqa: E402
+                                   calibrate_ptm, pairwise_errors, raw_ptm)
 
 ERROR_BINS = np.arange(0.0, 21.0, 1.0)  # Å, predicted-error bin edges (last bin open)
+MIN_PAIRS_PER_KNOT = 50  # a PAE bin with fewer pairs gives no knot
+# bins[key] = [count, sum observed, sum predicted] per ERROR_BINS bin: the raw PAE per regime of model
+# distance (what --fit maps) and the calibrated PAE that fold() reports (what the user reads)
+BIN_KEYS = ("raw_all", "raw_near", "raw_far", "calibrated_all", "calibrated_near")
 CANDIDATES = ("raw_mean", "raw_best_row", "plddt")
 
 
@@ -47,26 +52,32 @@ def _length_range(text: str) -> tuple[int, int]:
 
 
 def measure_fold(prediction, chain, bins: dict) -> dict:
-    """Raw scores and true TM of one fold; adds its pairs to bins[(mode, subset)] = [count, sum_obs, sum_pred]."""
+    """Raw scores and true TM of one fold; adds its pairs to bins[key] = [count, sum_obs, sum_pred] (BIN_KEYS)."""
     distogram = (prediction.restrained_distogram if prediction.restrained_distogram is not None
                  else prediction.distogram)
     built_cb = prediction.structure.cb  # [L, 3] Å
     pae, tm_term = pairwise_errors(distogram, built_cb)  # [L, L] Å, [L, L]
     upper = np.triu_indices(len(built_cb), 1)
-    built = np.linalg.norm(built_cb[:, None] - built_cb[None], axis=-1)[upper]  # [P] Å
+    built_full = np.linalg.norm(built_cb[:, None] - built_cb[None], axis=-1)  # [L, L] Å
+    built = built_full[upper]  # [P] Å
     true = np.linalg.norm(chain.cb[:, None] - chain.cb[None], axis=-1)[upper]  # [P] Å
     observed, predicted = np.abs(true - built), pae[upper]
-    index = np.clip(np.searchsorted(ERROR_BINS, predicted, side="right") - 1, 0, len(ERROR_BINS) - 1)
-    for subset, keep in (("all", np.ones_like(built, bool)), ("model<22", built < 22.0)):
-        counts = bins.setdefault(subset, np.zeros((3, len(ERROR_BINS))))
+    shown = calibrate_pae(pae, built_full)[upper]  # [P] Å, the PAE fold() reports
+    near, everything = built < FAR_DISTANCE, np.ones_like(built, bool)
+    for key, values, keep in (("raw_all", predicted, everything), ("raw_near", predicted, near),
+                              ("raw_far", predicted, ~near), ("calibrated_all", shown, everything),
+                              ("calibrated_near", shown, near)):
+        index = np.clip(np.searchsorted(ERROR_BINS, values, side="right") - 1, 0, len(ERROR_BINS) - 1)
+        counts = bins.setdefault(key, np.zeros((3, len(ERROR_BINS))))
         np.add.at(counts[0], index[keep], 1.0)
         np.add.at(counts[1], index[keep], observed[keep])
-        np.add.at(counts[2], index[keep], predicted[keep])
+        np.add.at(counts[2], index[keep], values[keep])
     length = len(built_cb)
     row_means = (tm_term.sum(1) - 1.0) / max(length - 1, 1)
     return {"raw_mean": raw_ptm(tm_term), "raw_best_row": float(row_means.max()),
             "plddt": prediction.mean_plddt / 100.0, "tm": tm_score(prediction.structure.ca, chain.backbone[:, 1]).tm_score,
-            "mean_pae": float(predicted.mean()), "mean_observed_error": float(observed.mean()),
+            "mean_pae": float(shown.mean()), "mean_raw_pae": float(predicted.mean()),
+            "mean_observed_error": float(observed.mean()),
             "templates": len(prediction.templates)}
 
 
@@ -81,16 +92,17 @@ def plot(rows, bins, path):
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.4), constrained_layout=True)
-    for subset, colour in (("all", "#1f77b4"), ("model<22", "#d62728")):
-        count, observed, predicted = bins[subset]
-        keep = count >= 50
-        left.plot(predicted[keep] / count[keep], observed[keep] / count[keep], "o-", color=colour,
-                  label=f"pairs: {subset} ({int(count.sum())})")
+    for key, colour, style in (("calibrated_all", "#1f77b4", "o-"), ("calibrated_near", "#d62728", "o-"),
+                               ("raw_all", "#1f77b4", "x:")):
+        count, observed, predicted = bins[key]
+        keep = count >= MIN_PAIRS_PER_KNOT
+        left.plot(predicted[keep] / count[keep], observed[keep] / count[keep], style, color=colour,
+                  label=f"{key.replace('_', ' ')} pairs ({int(count.sum())})")
     limit = max(left.get_xlim()[1], left.get_ylim()[1])
     left.plot([0, limit], [0, limit], "k--", lw=0.8, label="ideal")
-    left.set_xlabel("predicted Cβ distance error (PAE), bin mean (Å)")
+    left.set_xlabel(f"predicted Cβ distance error (PAE), bin mean (Å); near: model < {FAR_DISTANCE:g} Å")
     left.set_ylabel("observed |d_true - d_model| (Å)")
-    left.set_title("PAE calibration (1 Å bins with >= 50 pairs)", fontsize=9)
+    left.set_title(f"PAE calibration (1 Å bins with >= {MIN_PAIRS_PER_KNOT} pairs)", fontsize=9)
     left.legend(fontsize=7)
     for mode, marker in (("single", "o"), ("templates", "^")):
         chosen = [r for r in rows if r["mode"] == mode]
@@ -128,7 +140,7 @@ def main() -> int:
         for row in rows:
             row["ptm"] = float(calibrate_ptm(row["raw_mean"]))
         with np.load(bins_path) as saved:
-            bins = {("model<22" if key == "model_22" else key): saved[key] for key in saved.files}
+            bins = {key: saved[key] for key in saved.files}
         return report(rows, bins, args, len({r["name"] for r in rows}))
     chainset = ChainSet(args.data)
     library = train_plus_split_library(Path(chainset.path), args.split, Path(args.cache_dir), None)
@@ -157,22 +169,24 @@ def save(rows: list[dict], bins: dict, out: Path, bins_path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows({k: round(v, 6) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
-    np.savez(bins_path, **{("model_22" if k == "model<22" else k): v for k, v in bins.items()})
+    np.savez(bins_path, **bins)
 
 
 def report(rows: list[dict], bins: dict, args, chains: int) -> int:
     out = Path(args.out)
     tm = np.array([r["tm"] for r in rows])
-    print(f"{len(rows)} folds of {chains} {args.split} chains; PTM_CALIBRATION in use: {PTM_CALIBRATION}")
+    print(f"{len(rows)} folds of {chains} {args.split} chains; PTM_CALIBRATION in use: {PTM_CALIBRATION}; "
+          f"PAE_CALIBRATION in use: {PAE_CALIBRATION}")
     for subset in ("all", "single", "templates"):
         chosen = [r for r in rows if subset == "all" or r["mode"] == subset]
         print(f"Pearson r with true TM ({subset}, {len(chosen)} folds): "
               + ", ".join(f"{c} {pearson([r[c] for r in chosen], [r['tm'] for r in chosen]):.3f}"
                           for c in (*CANDIDATES, "ptm"))
               + f"; mean pTM {np.mean([r['ptm'] for r in chosen]):.3f} vs mean TM {np.mean([r['tm'] for r in chosen]):.3f}")
-    for subset, (count, observed, predicted) in bins.items():
+    for key in BIN_KEYS:
+        count, observed, predicted = bins[key]
         keep = count > 0
-        print(f"PAE bins ({subset} pairs): predicted -> observed mean error (Å), pairs")
+        print(f"PAE bins ({key.replace('_', ' ')} pairs): predicted -> observed mean error (Å), pairs")
         print("  " + "; ".join(f"{p:.1f}->{o:.1f} ({int(c)})" for p, o, c in
                                zip(predicted[keep] / count[keep], observed[keep] / count[keep], count[keep])))
     if args.fit:
@@ -180,6 +194,13 @@ def report(rows: list[dict], bins: dict, args, chains: int) -> int:
             calibration = fit_calibration(np.array([r[candidate] for r in rows]), tm, num_knots=8)
             knots = (tuple(round(x, 4) for x in calibration.raw), tuple(round(y / 100, 4) for y in calibration.plddt))
             print(f"fit {candidate}: knots {knots}")
+        pae_knots = {}
+        for regime in ("near", "far"):
+            count, observed, predicted = bins[f"raw_{regime}"]
+            keep = count >= MIN_PAIRS_PER_KNOT
+            pae_knots[regime] = (tuple(round(float(x), 2) for x in predicted[keep] / count[keep]),
+                                 tuple(round(float(y), 2) for y in np.maximum.accumulate(observed[keep] / count[keep])))
+        print(f"fit PAE_CALIBRATION: {pae_knots}")
     if args.plot:
         plot(rows, bins, args.plot)
         print(f"plot -> {args.plot}")

@@ -10,6 +10,11 @@ error (which needs a learned head). The "> 22 Å" class is placed at max(d_built
 error only where the model puts a pair closer than 22 Å; two residues the model keeps far apart and
 the distogram also puts beyond 22 Å count as agreeing.
 
+The raw expectation is then mapped to the error actually observed (PAE_CALIBRATION, fitted on the
+valid split): separately for pairs the model puts closer than 22 Å, where the distogram sees the
+true distance, and for pairs it puts further apart, where the distogram's "> 22 Å" class cannot say
+by how much it is wrong (raw PAE near 0 there came with ~3.5 Å of observed error).
+
 pTM: TM-score's pair term 1 / (1 + (e / d0(L))^2) averaged under the distogram gives, per pair, the
 chance-weighted TM contribution of that model distance; its mean over residue pairs is the raw
 score, mapped to a predicted TM-score by a monotone piecewise-linear calibration fitted on the
@@ -74,10 +79,11 @@ def raw_ptm(tm_term: np.ndarray) -> float:
     return float((tm_term.sum() - np.trace(tm_term)) / (length * (length - 1)))
 
 
-# raw pTM -> TM-score knots, fitted on the valid split with the shipped weights (17c6c4a5691a): 22 folds
-# of 11 chains (40-200 residues), single sequence and with templates, `python tools/calibrate_pae.py
-# --split valid --limit 16 --lengths 40-200 --fit` (stopped after 11 chains; results/pae_calibration_valid.txt).
-PTM_CALIBRATION = ((0.4865, 0.5792, 0.6911, 0.8566, 0.9324), (0.1564, 0.1653, 0.4137, 0.7856, 0.8905))
+# raw pTM -> TM-score knots, fitted on the valid split with the shipped weights (17c6c4a5691a): 80 folds
+# of 40 chains (40-200 residues), single sequence and with templates, `python tools/calibrate_pae.py
+# --split valid --limit 40 --lengths 40-200 --fit` (results/pae_calibration_valid.txt). PAE_CALIBRATION
+# below comes from the same run.
+PTM_CALIBRATION = ((0.5114, 0.6065, 0.6483, 0.7354, 0.8527, 0.9142), (0.1848, 0.1962, 0.1969, 0.4746, 0.6671, 0.8593))
 
 
 def calibrate_ptm(raw: float | np.ndarray, knots=PTM_CALIBRATION) -> np.ndarray:
@@ -90,7 +96,41 @@ def calibrate_ptm(raw: float | np.ndarray, knots=PTM_CALIBRATION) -> np.ndarray:
     return np.clip(np.interp(raw, xs, ys), 0.0, 1.0)
 
 
+# raw PAE (Å) -> mean observed |d_true - d_model| (Å), per regime of the model's Cβ distance:
+# "near" (< FAR_DISTANCE) and "far"; bin means of the valid fit (see PTM_CALIBRATION for the command).
+FAR_DISTANCE = 22.0  # Å, where the distogram's overflow class begins
+PAE_CALIBRATION = {
+    "near": ((0.75, 1.41, 2.53, 3.54, 4.45, 5.46, 6.47, 7.47, 8.47, 9.47, 10.47, 11.46, 12.45, 13.45, 14.45,
+              15.44, 16.42, 17.41),
+             (1.1, 2.9, 5.85, 6.6, 6.9, 7.85, 8.74, 9.75, 10.57, 11.81, 12.81, 13.92, 15.18, 16.48, 17.75,
+              18.8, 19.41, 21.61)),
+    "far": ((0.3, 1.55, 2.55, 3.51, 4.48, 5.47, 6.46, 7.46, 8.45, 9.47, 10.47, 11.48, 12.47, 13.47, 14.46,
+             15.47, 16.47, 17.47, 18.47, 19.52, 49.88),
+            (6.54, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.86, 20.66,
+             21.79, 23.89, 28.08, 31.5, 36.66, 40.66, 85.25)),
+}
+
+
+def calibrate_pae(raw: np.ndarray, built: np.ndarray, knots=PAE_CALIBRATION) -> np.ndarray:
+    """Raw PAE [L, L] Å -> calibrated PAE [L, L] Å given the model's Cβ distances built [L, L] Å.
+
+    Monotone piecewise-linear per regime; beyond the last knot the raw value keeps the last offset.
+    """
+    calibrated = np.empty_like(raw)
+    for regime, mask in (("near", built < FAR_DISTANCE), ("far", built >= FAR_DISTANCE)):
+        xs = np.asarray(knots[regime][0], dtype=np.float64)
+        ys = np.maximum.accumulate(np.asarray(knots[regime][1], dtype=np.float64))
+        values = raw[mask]
+        mapped = np.interp(values, xs, ys)
+        beyond = values > xs[-1]
+        mapped[beyond] = values[beyond] + (ys[-1] - xs[-1])
+        calibrated[mask] = mapped
+    np.fill_diagonal(calibrated, 0.0)
+    return calibrated
+
+
 def predicted_errors(distogram_probs: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, float]:
-    """(PAE [L, L] Å, pTM in [0, 1]) for a built structure: what fold() stores on the Prediction."""
+    """(calibrated PAE [L, L] Å, pTM in [0, 1]) for a built structure: what fold() stores on the Prediction."""
     pae, tm_term = pairwise_errors(distogram_probs, cb)
-    return pae, float(calibrate_ptm(raw_ptm(tm_term)))
+    built = np.linalg.norm(cb[:, None, :] - cb[None, :, :], axis=-1)  # [L, L] Å
+    return calibrate_pae(pae, built).astype(np.float32), float(calibrate_ptm(raw_ptm(tm_term)))

@@ -5,7 +5,7 @@ import numpy as np
 
 from foldlite.geometry import pae as pae_module
 from foldlite.constants import DISTOGRAM_EDGES, distance_to_class
-from foldlite.geometry.pae import calibrate_ptm, pairwise_errors, predicted_errors, raw_ptm
+from foldlite.geometry.pae import FAR_DISTANCE, calibrate_pae, calibrate_ptm, pairwise_errors, predicted_errors, raw_ptm
 
 
 def _helix_cb(length: int) -> np.ndarray:
@@ -69,3 +69,27 @@ def test_ptm_calibration_is_monotone_and_bounded():
     assert calibrated.min() >= 0 and calibrated.max() <= 1
     pae, ptm = predicted_errors(np.full((12, 12, 65), 1.0 / 65), _helix_cb(12))
     assert pae.shape == (12, 12) and 0.0 <= ptm <= 1.0
+
+
+def test_pae_calibration_maps_each_distance_regime_monotonically():
+    knots = {"near": ((1.0, 5.0), (2.0, 8.0)), "far": ((1.0, 5.0), (10.0, 20.0))}
+    raw = np.array([[0.0, 3.0, 3.0], [3.0, 0.0, 9.0], [3.0, 9.0, 0.0]])  # [3, 3] Å
+    built = np.array([[0.0, 10.0, 30.0], [10.0, 0.0, 30.0], [30.0, 30.0, 0.0]])  # [3, 3] Å
+    calibrated = calibrate_pae(raw, built, knots)
+    assert calibrated[0, 1] == calibrated[1, 0] == 5.0  # near: halfway between 2 and 8
+    assert calibrated[0, 2] == 15.0  # far: same raw value, the far regime's knots
+    assert calibrated[1, 2] == 9.0 + (20.0 - 5.0)  # beyond the last knot: the last offset is kept
+    assert np.all(np.diag(calibrated) == 0.0)
+    shipped = calibrate_pae(np.tile(np.linspace(0, 30, 61), (61, 1)), np.full((61, 61), FAR_DISTANCE - 1.0))
+    row = shipped[0, 1:]  # [60] off the diagonal
+    assert np.all(np.diff(row) >= 0) and np.all(row > 0)
+
+
+def test_predicted_errors_are_calibrated_and_symmetric():
+    cb = _helix_cb(30)
+    probs = np.full((30, 30, 65), 1.0 / 65)
+    pae, _ = predicted_errors(probs, cb)
+    raw, _ = pairwise_errors(probs, cb)
+    built = np.linalg.norm(cb[:, None] - cb[None], axis=-1)
+    np.testing.assert_allclose(pae, calibrate_pae(raw, built), rtol=1e-5)
+    np.testing.assert_allclose(pae, pae.T, rtol=1e-5)

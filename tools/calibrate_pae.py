@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import isotonic_regression
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -198,8 +199,10 @@ def report(rows: list[dict], bins: dict, args, chains: int) -> int:
         for regime in ("near", "far"):
             count, observed, predicted = bins[f"raw_{regime}"]
             keep = count >= MIN_PAIRS_PER_KNOT
+            # pair-weighted isotonic fit: a bin of one odd chain must not lift every bin after it
+            fitted = isotonic_regression(observed[keep] / count[keep], weights=count[keep]).x
             pae_knots[regime] = (tuple(round(float(x), 2) for x in predicted[keep] / count[keep]),
-                                 tuple(round(float(y), 2) for y in np.maximum.accumulate(observed[keep] / count[keep])))
+                                 tuple(round(float(y), 2) for y in fitted))
         print(f"fit PAE_CALIBRATION: {pae_knots}")
     if args.plot:
         plot(rows, bins, args.plot)

@@ -97,7 +97,8 @@ def calibrate_ptm(raw: float | np.ndarray, knots=PTM_CALIBRATION) -> np.ndarray:
 
 
 # raw PAE (Å) -> mean observed |d_true - d_model| (Å), per regime of the model's Cβ distance:
-# "near" (< FAR_DISTANCE) and "far"; bin means of the valid fit (see PTM_CALIBRATION for the command).
+# "near" (< FAR_DISTANCE) and "far": the valid fit's 1 Å bins (>= 50 pairs), raw bin mean -> observed
+# mean made monotone by a pair-weighted isotonic regression (see PTM_CALIBRATION for the command).
 FAR_DISTANCE = 22.0  # Å, where the distogram's overflow class begins
 PAE_CALIBRATION = {
     "near": ((0.75, 1.41, 2.53, 3.54, 4.45, 5.46, 6.47, 7.47, 8.47, 9.47, 10.47, 11.46, 12.45, 13.45, 14.45,
@@ -106,7 +107,7 @@ PAE_CALIBRATION = {
               18.8, 19.41, 21.61)),
     "far": ((0.3, 1.55, 2.55, 3.51, 4.48, 5.47, 6.46, 7.46, 8.45, 9.47, 10.47, 11.48, 12.47, 13.47, 14.46,
              15.47, 16.47, 17.47, 18.47, 19.52, 49.88),
-            (6.54, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.61, 18.86, 20.66,
+            (6.54, 10.84, 10.84, 10.84, 10.84, 10.84, 11.32, 12.29, 13.52, 15.07, 16.81, 17.82, 18.86, 20.66,
              21.79, 23.89, 28.08, 31.5, 36.66, 40.66, 85.25)),
 }
 

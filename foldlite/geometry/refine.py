@@ -40,7 +40,8 @@ class RefineWeights:
     # for Adam (at 1000 the refinement stalls; measured on the test chains).
     bond: float = 300.0  # per Å² of (|CA_i+1 - CA_i| - 3.8)
     angle: float = 50.0  # per Å² of Cα(i)–Cα(i+2) outside CA_I2_RANGE
-    clash: float = 30.0  # per Å² of Cα–Cα (|i - j| >= 3) below CLASH_DISTANCE
+    clash: float = 30.0  # per Å² of Cα–Cα (|i - j| >= 3) below clash_distance
+    clash_distance: float = CLASH_DISTANCE  # Å
     torsion: float = 2.0  # per residue, -log P(Cα torsion); only once the hand is chosen
     # per residue, per Å² of radius of gyration above that of a compact globule (compact_radius):
     # pulls a chain together where the distogram does not say how (0: off). 10 chosen on valid,
@@ -243,7 +244,7 @@ class _Energy:
         def by_separation(bond, i_plus_2, rest):
             return torch.where(sep == 1, bond, torch.where(sep == 2, i_plus_2, rest))[:, None].float()
 
-        self.ca_lo = by_separation(CA_CA_DISTANCE, low, CLASH_DISTANCE)
+        self.ca_lo = by_separation(CA_CA_DISTANCE, low, w.clash_distance)
         self.ca_hi = by_separation(CA_CA_DISTANCE, high, 1e4)
         self.ca_2w = 2.0 * by_separation(w.bond, w.angle, w.clash)
         self.incidence, self.incidence_t = _incidence(i, j, self.length)

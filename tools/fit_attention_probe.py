@@ -49,6 +49,8 @@ def parse_args():
                    "(30-600 with 250 test chains: the chains of the shipped model-metrics numbers)")
     p.add_argument("--pairs-per-chain", type=int, default=3000, help="sampled training pairs per chain")
     p.add_argument("--l2", default="0.00001,0.001,0.1", help="L2 strengths to choose from on valid")
+    p.add_argument("--min-sep", default="6,12,24",
+                   help="fit on pairs with |i-j| at least this (candidates, chosen on valid)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("-o", "--out", required=True, help="probe file to write (.npz)")
     p.add_argument("--report", default=None, help="also write the report here")
@@ -84,39 +86,49 @@ def main() -> None:
     # ---- train: sample pairs
     train = select_chains(chainset, "train", args.train_chains, *lengths(args.train_lengths))
     rng = np.random.default_rng(0)
-    xs, ys = [], []
+    xs, ys, seps = [], [], []
     for index in train:
         chain = chainset.chain(int(index))
         attention, _ = network_maps(network, chain.sequence, trunk_only=True)
-        x, y, _ = sample_pairs(symmetrized_apc(attention), chain.cb, rng, args.pairs_per_chain)
+        x, y, sep = sample_pairs(symmetrized_apc(attention), chain.cb, rng, args.pairs_per_chain)
         xs.append(x)
         ys.append(y)
-    x, y = np.concatenate(xs), np.concatenate(ys)
+        seps.append(sep)
+    x, y, sep = np.concatenate(xs), np.concatenate(ys), np.concatenate(seps)
+    del xs, ys, seps
     say(f"train: {len(train)} chains ({args.train_lengths} residues), {len(x)} pairs with |i-j| >= "
         f"{PROBE_MIN_SEPARATION}, {y.mean():.3f} of them contacts; {time.time() - started:.0f} s")
+    # candidates: which pairs the regression is fitted on (all from |i-j| >= 6, or only the longer
+    # ranges it is scored on) x L2 strength; valid chooses
     l2s = [float(v) for v in args.l2.split(",")]
-    probes = {l2: fit_probe(x, y, l2, heads) for l2 in l2s}
-    del xs, ys, x, y
+    min_seps = [int(v) for v in args.min_sep.split(",")]
+    probes = {}
+    for min_sep in min_seps:
+        keep = sep >= min_sep
+        for l2 in l2s:
+            probes[(min_sep, l2)] = fit_probe(x[keep], y[keep], l2, heads)
+    del x, y, sep
 
     # ---- valid: choose the L2 strength (and the best single head, as a baseline)
     valid = select_chains(chainset, "valid", args.valid_chains, *lengths(args.eval_lengths))
-    valid_probe = {l2: [] for l2 in l2s}
+    valid_probe = {key: [] for key in probes}
     valid_heads = []
     for index in valid:
         chain = chainset.chain(int(index))
         attention, _ = network_maps(network, chain.sequence, trunk_only=True)
         valid_heads.append(head_precisions(symmetrized_apc(attention), chain.cb))
-        for l2, probe in probes.items():
-            valid_probe[l2].append(contact_precision(probe.predict(attention), chain.cb, min_sep=LONG_RANGE))
-    scores = {l2: float(np.nanmean(v)) for l2, v in valid_probe.items()}
-    best_l2 = max(l2s, key=lambda l2: (scores[l2], l2))  # ties: the stronger regularisation
+        for key, probe in probes.items():
+            valid_probe[key].append(contact_precision(probe.predict(attention), chain.cb, min_sep=LONG_RANGE))
+    scores = {key: float(np.nanmean(v)) for key, v in valid_probe.items()}
+    best_sep, best_l2 = max(probes, key=lambda key: (scores[key], key[1]))  # ties: the stronger L2
     valid_head_mean = np.nanmean(np.array(valid_heads), axis=0)  # [C]
     best_head = int(np.argmax(valid_head_mean))
-    say(f"valid: {len(valid)} chains ({args.eval_lengths}); probe LR top-L/5 precision by L2: "
-        + ", ".join(f"{l2:g}: {s:.4f}" for l2, s in scores.items()) + f" -> L2 {best_l2:g}")
+    say(f"valid: {len(valid)} chains ({args.eval_lengths}); probe LR top-L/5 precision by (fitted on |i-j| >=, L2):")
+    for key, score in scores.items():
+        say(f"  {key[0]:>3}, {key[1]:<8g} {score:.4f}" + ("  <- chosen" if key == (best_sep, best_l2) else ""))
     say(f"valid: best single head L{best_head // heads + 1}H{best_head % heads + 1} "
         f"{valid_head_mean[best_head]:.4f}; {time.time() - started:.0f} s")
-    probe = probes[best_l2]
+    probe = probes[(best_sep, best_l2)]
 
     # ---- test: the chosen probe beside the pair stack and each head
     test = select_chains(chainset, "test", args.test_chains, *lengths(args.eval_lengths))
@@ -132,7 +144,8 @@ def main() -> None:
     test_heads = np.nanmean(np.array([r[2] for r in rows]), axis=0)  # [C]
     say(f"test: {len(test)} chains ({args.eval_lengths}), long-range (|i-j| >= {LONG_RANGE}) top-L/5 "
         f"precision, Cβ < 8 Å, mean over chains (chains with no candidate pair left out):")
-    say(f"  attention probe ({probe.num_features} weights + bias, L2 {best_l2:g}): {np.nanmean(probe_p):.4f}")
+    say(f"  attention probe ({probe.num_features} weights + bias, fitted on |i-j| >= {best_sep}, L2 {best_l2:g}): "
+        f"{np.nanmean(probe_p):.4f}")
     say(f"  pair stack (distogram P(contact), single sequence): {np.nanmean(stack_p):.4f}")
     say(f"  best single head on valid, L{best_head // heads + 1}H{best_head % heads + 1}: "
         f"{test_heads[best_head]:.4f}")
@@ -163,8 +176,9 @@ def main() -> None:
         "command": command, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "data": str(chainset.path), "train_chains": [str(chainset.names[i]) for i in train],
         "train_lengths": args.train_lengths, "pairs_per_chain": args.pairs_per_chain,
-        "min_separation": PROBE_MIN_SEPARATION, "contact": "Cb-Cb < 8 A", "l2": best_l2,
-        "valid_chains": len(valid), "valid_lr_precision": scores,
+        "min_separation": best_sep, "contact": "Cb-Cb < 8 A", "l2": best_l2,
+        "valid_chains": len(valid),
+        "valid_lr_precision": {f"min_sep {k[0]}, l2 {k[1]:g}": round(v, 4) for k, v in scores.items()},
         "test": {"chains": len(test), "lengths": args.eval_lengths,
                  "lr_top_l5_precision_probe": round(float(np.nanmean(probe_p)), 4),
                  "lr_top_l5_precision_pair_stack": round(float(np.nanmean(stack_p)), 4)},

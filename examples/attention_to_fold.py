@@ -149,7 +149,7 @@ true_distances = np.linalg.norm(true_cb[:, None] - true_cb[None], axis=-1)  # [L
 centres = np.append(DISTOGRAM_CENTERS, 23.0)  # the 64 bins' centres (Å), and "> 22 Å" drawn at 23
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
 axes[0].imshow(np.linalg.norm(z, axis=-1), cmap="magma")
-axes[0].set_title(f"pair representation |z| ({z.shape[-1]} channels)")
+axes[0].set_title(f"pair features |z| ({z.shape[-1]} ch.)")
 i, j = 10, 40
 axes[1].bar(centres, net.distogram[i, j], width=0.3)
 axes[1].axvline(true_distances[i, j], color="red", label="real")

@@ -137,8 +137,10 @@ def main() -> None:
         chain = chainset.chain(int(index))
         attention, contacts = network_maps(network, chain.sequence)
         heads_p = head_precisions(symmetrized_apc(attention), chain.cb)
+        i, j = np.triu_indices(len(chain.cb), k=LONG_RANGE)  # a random ranking's expected precision
+        chance = float(np.mean(np.linalg.norm(chain.cb[i] - chain.cb[j], axis=-1) < 8.0)) if len(i) else np.nan
         rows.append((contact_precision(probe.predict(attention), chain.cb, min_sep=LONG_RANGE),
-                     contact_precision(contacts, chain.cb, min_sep=LONG_RANGE), heads_p))
+                     contact_precision(contacts, chain.cb, min_sep=LONG_RANGE), heads_p, chance))
     probe_p = np.array([r[0] for r in rows])
     stack_p = np.array([r[1] for r in rows])
     test_heads = np.nanmean(np.array([r[2] for r in rows]), axis=0)  # [C]
@@ -147,6 +149,7 @@ def main() -> None:
     say(f"  attention probe ({probe.num_features} weights + bias, fitted on |i-j| >= {best_sep}, L2 {best_l2:g}): "
         f"{np.nanmean(probe_p):.4f}")
     say(f"  pair stack (distogram P(contact), single sequence): {np.nanmean(stack_p):.4f}")
+    say(f"  chance (the fraction of long-range pairs in contact): {np.nanmean([r[3] for r in rows]):.4f}")
     say(f"  best single head on valid, L{best_head // heads + 1}H{best_head % heads + 1}: "
         f"{test_heads[best_head]:.4f}")
     ok = ~np.isnan(probe_p) & ~np.isnan(stack_p)

@@ -3,7 +3,8 @@
 For each record: <name>_attention.png (every layer·head's symmetrised, APC-corrected attention map,
 the pair stack's contact map, the attention probe's, and the reference's contacts with --reference)
 and <name>_attention.tsv (per head: the probe's weight and the long-range top-L/5 contact precision
-against the reference; then the probe and the pair stack).
+against the reference; then the probe and the pair stack). The network runs on the sequence alone
+(no templates: the trunk never sees them, and the pair stack's map is then the single-sequence one).
 """
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ _PATH_LIKE = re.compile(r"[./\\]")  # a name with these is meant as a file
 
 def _add_attention(sub) -> None:
     p = sub.add_parser("attention", help="attention maps of every trunk head as contact maps (+ precision "
-                                         "against a reference structure)")
+                                         "against a reference structure)",
+                       description="Writes <id>_attention.png and <id>_attention.tsv per record. The network "
+                                   "runs on the sequence alone (no templates), so the pair stack's contact "
+                                   "map is the single-sequence one. Exit 2 on bad input (nothing written).")
     p.add_argument("input", metavar="SEQUENCE_OR_FASTA", help="a FASTA file, or one sequence of one-letter codes")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.add_argument("--reference", default=None, help="the true structure (PDB or mmCIF) of a single record: "

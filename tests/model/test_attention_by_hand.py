@@ -55,9 +55,10 @@ def check_every_layer(network):
         weights, update = attention_by_hand(layer, x, trunk.config.max_relative_position)
         np.testing.assert_allclose(weights, out.attention[0, n * heads:(n + 1) * heads].numpy(), atol=1e-5)
         np.testing.assert_allclose(update, updates[n][0].numpy(), atol=1e-5)
-    # the buckets used by hand are the model's own
-    buckets = relative_position_buckets(len(SEQUENCE), trunk.config.max_relative_position).numpy()
-    assert buckets[0, -1] == 2 * trunk.config.max_relative_position and buckets[3, 3] == trunk.config.max_relative_position
+    # the offsets clipped by hand are the model's own buckets
+    length, max_offset = len(SEQUENCE), trunk.config.max_relative_position
+    offsets = np.clip(np.arange(length)[None, :] - np.arange(length)[:, None], -max_offset, max_offset)
+    np.testing.assert_array_equal(offsets + max_offset, relative_position_buckets(length, max_offset).numpy())
 
 
 def test_hand_computed_attention_equals_the_tiny_models(tiny_model):

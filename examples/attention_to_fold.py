@@ -192,18 +192,17 @@ plt.show()
 # is `foldlite.geometry.reconstruct`, with the settings `foldlite.fold(..., templates=None)` uses.
 
 # %%
-from foldlite.api import SINGLE_SEQUENCE_COMPACTNESS
+from foldlite.api import SINGLE_SEQUENCE_WEIGHTS
 from foldlite.evaluation.metrics import tm_score
 from foldlite.geometry.hand import torsion_log_likelihood
 from foldlite.geometry.mds import MIN_TRUSTED_WEIGHT, classical_mds, complete_distances, stress_polish
 from foldlite.geometry.reconstruct import reconstruct
-from foldlite.geometry.refine import RefineWeights
 from foldlite.geometry.vectors import mirror, superpose
 
 completed = complete_distances(distances, trust)
 start = stress_polish(classical_mds(completed), completed, np.where(trust >= MIN_TRUSTED_WEIGHT, trust, 0.005), 20)
 result = reconstruct(net.distogram, net.ca_torsion, seed=0, num_restarts=3,
-                     weights=RefineWeights(compactness=SINGLE_SEQUENCE_COMPACTNESS))
+                     weights=SINGLE_SEQUENCE_WEIGHTS)  # what fold() uses without templates
 ca = result.coords[:, 1]
 stages = {"MDS (Cβ trace)": start, "MDS, mirrored": mirror(start), "refined": ca, "refined, mirrored": mirror(ca)}
 for name, trace in stages.items():

@@ -95,6 +95,13 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, tiny_weigh
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_modified_residues_are_read_as_their_parents_and_said(tmp_path, tiny_weights, capsys):
+    assert main(["attention", "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVU", "-o", str(tmp_path / "o"),
+                 "--weights", tiny_weights]) == 0
+    assert "U" in capsys.readouterr().err
+    assert len(_rows(tmp_path / "o" / "query_attention.tsv")) == 9
+
+
 def test_existing_outputs_are_kept_without_overwrite(tmp_path, tiny_weights, capsys):
     out = tmp_path / "out"
     out.mkdir()

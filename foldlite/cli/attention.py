@@ -38,7 +38,7 @@ def _records(args):
     """FASTA file or sequence -> checked records (all validated before anything runs)."""
     from ..api import MAX_LENGTH, MIN_LENGTH
     from ..io.fasta import FastaRecord, check_length, read_fasta_all
-    from ..tokenizer import SequenceError, normalize_sequence
+    from ..tokenizer import SequenceError, modified_residues, normalize_sequence
 
     path = Path(args.input)
     if path.is_dir():
@@ -55,7 +55,7 @@ def _records(args):
             check_length(args.id, sequence, MIN_LENGTH, MAX_LENGTH)
         except SequenceError as error:  # perhaps a mistyped file name: say both
             raise UsageError(f"{args.input[:40]}: no such FASTA file; as a sequence: {error}") from None
-        return [FastaRecord(args.id, args.id, sequence)]
+        return [FastaRecord(args.id, args.id, sequence, modified=tuple(modified_residues(args.input)))]
     if args.reference is not None and len(records) != 1:
         raise UsageError(f"--reference needs a single record, {args.input} has {len(records)}")
     return records
@@ -97,6 +97,7 @@ def _run_attention(args) -> int:
     from ..io.outputs import OutputExistsError
     from ..io.pdb import read_structure
     from ..io.safe_io import atomic_write_bytes, safe_filename
+    from ..tokenizer import describe_modified
 
     records = _records(args)
     out = _output_folder(args.out)
@@ -114,6 +115,9 @@ def _run_attention(args) -> int:
     probe = _probe_for(model)
     out.mkdir(parents=True, exist_ok=True)
     for record, (png, tsv) in zip(records, files):
+        if record.modified:  # U read as C, B as X ...: said, as `foldlite fold` says it
+            print(f"foldlite attention: warning: record {record.id!r}: read {describe_modified(record.modified)}",
+                  file=sys.stderr)
         view = attention_view(model, record.sequence, reference, probe)
         rows = view.table()
         precisions = [row["lr_top_l5_precision"] for row in rows[:len(view.features)]]

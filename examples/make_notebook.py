@@ -1,10 +1,16 @@
-"""Rebuild quickstart.ipynb from quickstart.py's `# %%` cells (so the two never drift apart)."""
+"""Rebuild each example notebook from its script's `# %%` cells (so the two never drift apart).
+
+    python examples/make_notebook.py                      # every notebook in NOTEBOOKS
+    python examples/make_notebook.py attention_to_fold    # one of them
+"""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+NOTEBOOKS = ("quickstart", "attention_to_fold")  # <name>.py -> <name>.ipynb, outputs cleared
 
 
 def script_cells(text: str) -> list[tuple[str, str]]:
@@ -39,6 +45,8 @@ def notebook(cells: list[tuple[str, str]]) -> dict:
 
 
 if __name__ == "__main__":
-    cells = script_cells((HERE / "quickstart.py").read_text())
-    (HERE / "quickstart.ipynb").write_text(json.dumps(notebook(cells), indent=1) + "\n")
-    print(f"wrote {HERE / 'quickstart.ipynb'} ({len(cells)} cells)")
+    for name in sys.argv[1:] or NOTEBOOKS:
+        cells = script_cells((HERE / f"{name}.py").read_text(encoding="utf-8"))
+        text = json.dumps(notebook(cells), indent=1, ensure_ascii=False) + "\n"
+        (HERE / f"{name}.ipynb").write_text(text, encoding="utf-8")
+        print(f"wrote {HERE / f'{name}.ipynb'} ({len(cells)} cells)")

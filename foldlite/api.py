@@ -31,7 +31,7 @@ from .io.fasta import check_length, read_fasta
 from .geometry.pae import predicted_errors
 from .geometry.reconstruct import reconstruct
 from .geometry.refine import RefineWeights
-from .model.network import FoldliteModel
+from .model.network import FoldliteModel, softmax_in_place
 from .model.precision import autocast_context
 from .structure import Structure
 from .templates.features import TemplateFeatures
@@ -135,17 +135,11 @@ def run_network(model: LoadedModel, sequence: str, keep_attention: bool = True,
         out = model.network(tokens, templates=inputs)
     attention = out.attention[0].to(torch.float16).cpu().numpy() if keep_attention else None
     return NetworkOutput(
-        distogram=_softmax_in_place(out.distogram[0].float()).cpu().numpy(),
+        distogram=softmax_in_place(out.distogram[0].float()).cpu().numpy(),
         ss3=torch.softmax(out.ss3[0].float(), -1).cpu().numpy(),
         ca_torsion=torch.softmax(out.ca_torsion[0].float(), -1).cpu().numpy(),
         attention=attention,
     )
-
-
-def _softmax_in_place(logits: torch.Tensor) -> torch.Tensor:
-    """Softmax over the last axis, reusing the logits' memory (1 GB at L = 2000 for the distogram)."""
-    logits.sub_(logits.amax(-1, keepdim=True)).exp_()
-    return logits.div_(logits.sum(-1, keepdim=True))
 
 
 @dataclass
@@ -201,6 +195,12 @@ class Prediction:
     def contacts(self) -> np.ndarray:
         """P(Cβ–Cβ < 8 Å) [L, L]."""
         return self.distogram[..., :CONTACT_CLASSES].sum(-1)
+
+    @property
+    def attention_contacts(self) -> np.ndarray:
+        """P(Cβ–Cβ < 8 Å) [L, L] from the attention maps alone (foldlite.model.attention_probe)."""
+        from .model.attention_probe import attention_contacts
+        return attention_contacts(self.attention, self.model_version)
 
     @property
     def secondary_structure(self) -> str:

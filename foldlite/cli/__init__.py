@@ -12,6 +12,7 @@ from .fold import _add_evaluate, _add_fold, _add_library, _add_search, _fold_rec
 from .fold import _run_evaluate, _run_fold, _run_library, _run_search
 from .train import _add_benchmark, _add_data, _add_export, _add_model_metrics, _add_train
 from .train import _run_benchmark, _run_data, _run_export, _run_model_metrics, _run_train
+from .attention import _add_attention, _run_attention
 
 # ---------------------------------------------------------------------------------------------- main
 
@@ -30,12 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_library(sub)
     _add_search(sub)
+    _add_attention(sub)
     return parser
 
 
 HANDLERS = {"fold": _run_fold, "train": _run_train, "data": _run_data, "evaluate": _run_evaluate,
             "benchmark": _run_benchmark, "model-metrics": _run_model_metrics, "export": _run_export,
-            "library": _run_library, "search": _run_search}
+            "library": _run_library, "search": _run_search, "attention": _run_attention}
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -43,6 +45,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from ..api import DeviceError
     from ..data.build import ChainsetBuildError
     from ..data.chains import ChainSetError
+    from ..model.attention_probe import ProbeError
     from ..model.checkpoint import WeightsError
     from ..evaluation.compare import AlignmentError
     from ..templates.library import LibraryError
@@ -51,7 +54,8 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from ..tokenizer import SequenceError
 
     return (UsageError, AlignmentError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,
-            ChainsetBuildError, ChainSetError, LibraryError, FileNotFoundError, IsADirectoryError, PermissionError)
+            ChainsetBuildError, ChainSetError, LibraryError, ProbeError, FileNotFoundError, IsADirectoryError,
+            PermissionError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,9 +21,10 @@ Per chain, four predictions:
 scored by TM-score and lDDT-Cα against the native Cα. The table splits the chains by the identity of
 the best template fold() used (>= 30 % vs < 30 % or none). Per-chain rows go to the CSV.
 
-The library: train chains from --train-library (default: the shipped foldlite/weights/library.npz,
-which is the train split of the shared chain set; otherwise built from --data) + the test split of
---data, built once into --cache-dir and reused.
+The library: the shipped foldlite/weights/library.npz when it holds every chain of --data (train,
+valid and test: what users search), or --library PATH; otherwise train chains from --train-library
+(default: the shipped library if it is the train split of --data, else built from --data) + the
+chosen split of --data, built once into --cache-dir and reused. Which one was used is printed.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ from foldlite.data.chains import ChainSet  # noqa: E402
 from foldlite.templates.library import Library, default_library_path, load_library  # noqa: E402
 from foldlite.templates.build import build_library  # noqa: E402
 from foldlite.evaluation.metrics import lddt_ca, tm_score  # noqa: E402
+from foldlite.templates import search as template_search  # noqa: E402
 from foldlite.templates.search import kmer_index  # noqa: E402
 
 IDENTITY_SPLIT = 0.30
@@ -105,6 +107,18 @@ def _merge(first: Library, second: Library) -> Library:
                    cb_offset=np.concatenate([first.cb_offset, second.cb_offset]),
                    center=np.concatenate([first.center, second.center]),
                    source=f"{first.source} + {second.source}")
+
+
+def evaluation_library(data: Path, split: str, cache_dir: Path, train_library: str | None,
+                       library: str | None) -> Library:
+    """--library, or the shipped library when it holds all chains of `data`, else train + `split`."""
+    path = Path(library) if library is not None else default_library_path()
+    if library is not None or (path.is_file() and load_library(path).source == f"{data.resolve()} (all chains)"):
+        chosen = load_library(path)
+        print(f"library: {path}, {len(chosen)} chains from {chosen.source}", flush=True)
+        kmer_index(chosen)  # built once here, not inside the first chain's timing
+        return chosen
+    return train_plus_split_library(data, split, cache_dir, train_library)
 
 
 def train_plus_split_library(data: Path, split: str, cache_dir: Path, train_library: str | None) -> Library:
@@ -213,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", default="runs/eval_templates_cache", help="where built libraries are kept")
     parser.add_argument("--train-library", default=None,
                         help="train-split library (default: the shipped one if built from --data, else built)")
+    parser.add_argument("--search", choices=template_search.SEARCH_METHODS, default=None,
+                        help=f"template search for fold() and the copy baseline (default {template_search.DEFAULT_SEARCH})")
+    parser.add_argument("--library", default=None,
+                        help="use this library as it is (it must hold the split's chains for same-split templates)")
     parser.add_argument("--weights", default=None, help="weights (default: the shipped ones)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--modes", default=",".join(DEFAULT_MODES),
@@ -226,17 +244,21 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    if args.search:  # fold()'s TemplateOptions and nearest_template read the default when called
+        template_search.DEFAULT_SEARCH = args.search
+
     if args.threads:
         torch.set_num_threads(args.threads)
     print("command: " + " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]), flush=True)
     print(f"date: {datetime.now(timezone.utc).isoformat(timespec='seconds')}", flush=True)
     chainset = ChainSet(args.data)
-    library = train_plus_split_library(Path(chainset.path), args.split, Path(args.cache_dir), args.train_library)
+    library = evaluation_library(Path(chainset.path), args.split, Path(args.cache_dir), args.train_library,
+                                 args.library)
     indices = select_chains(chainset, args.split, args.limit, *args.lengths, seed=args.seed)
     model = load_model(args.weights, "cpu")
     print(f"{len(indices)} {args.split} chains of {args.lengths[0]}-{args.lengths[1]} residues from {chainset.path}; "
           f"library {len(library)} chains ({library.total_residues} residues); weights {model.version}; "
-          f"torch threads {torch.get_num_threads()}", flush=True)
+          f"torch threads {torch.get_num_threads()}; template search {template_search.DEFAULT_SEARCH}", flush=True)
 
     rows = []
     out = Path(args.out)

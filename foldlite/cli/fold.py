@@ -225,7 +225,9 @@ def _run_library(args) -> int:
     out = _new_output(args.out, args.overwrite)
     if not Path(args.source).exists():
         raise UsageError(f"{args.source}: no such chain set or folder")
-    report = build_library(args.source, out, split=args.split)
+    command = " ".join(["foldlite", "library", "build", args.source, "-o", str(args.out)]
+                       + (["--split", args.split] if args.split else []))
+    report = build_library(args.source, out, split=args.split, command=command)
     print(report.format_report())
     return EXIT_OK
 
@@ -237,12 +239,16 @@ def _add_search(sub) -> None:
     p.add_argument("--max-hits", type=_positive_int, default=10, help="hits per record (default 10)")
     p.add_argument("--max-evalue", type=_positive_float, default=10.0,
                    help="report hits up to this E-value (default 10)")
+    # the choices are foldlite.templates.search.SEARCH_METHODS (not imported here: help stays fast)
+    p.add_argument("--method", choices=("profile", "sw"), default=None,
+                   help="profile: HMMER3 profile search (phmmer), finds distant relatives; sw: k-mer "
+                        "prefilter + Smith-Waterman (default: the one fold uses, profile)")
 
 
 def _run_search(args) -> int:
     from ..io.fasta import read_fasta_all
     from ..templates.library import default_library_path, load_library
-    from ..templates.search import search
+    from ..templates.search import search_library
 
     records = read_fasta_all(args.input)  # all input checked before the (slower) library load
     if args.library is None:
@@ -255,7 +261,8 @@ def _run_search(args) -> int:
         path = Path(args.library)
     library = load_library(path)
     for record in records:
-        hits = search(record.sequence, library, max_hits=args.max_hits, max_evalue=args.max_evalue)
+        hits = search_library(record.sequence, library, args.method, max_hits=args.max_hits,
+                              max_evalue=args.max_evalue)
         print(f"# {record.id} ({len(record.sequence)} aa): {len(hits)} hits in {path}")
         if not hits:
             continue

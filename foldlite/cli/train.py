@@ -97,7 +97,7 @@ def _add_benchmark(sub) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="seed of the chain choice and the geometry (default 0)")
     p.add_argument("-o", "--out", default="benchmark.csv", help="per-chain CSV (default benchmark.csv)")
     p.add_argument("--library", default=None,
-                   help="structure library (train split) for the nearest_template baseline "
+                   help="structure library for the template rows (nearest_template, foldlite+templates) "
                         "(default: foldlite/weights/library.npz if present, else no such baseline)")
     p.add_argument("--overwrite", action="store_true", help="replace the CSV if it exists")
 

@@ -35,17 +35,20 @@ def select_chains(chainset: ChainSet, split: str, limit: int | None, min_length:
     return candidates
 
 
-def nearest_template(sequence: str, library, exclude_names=(), max_identity: float | None = TEMPLATE_MAX_IDENTITY):
+def nearest_template(sequence: str, library, exclude_names=(), max_identity: float | None = TEMPLATE_MAX_IDENTITY,
+                     method: str | None = None):
     """(Cα [L, 3] Å, Hit or None): the best library hit's trace mapped onto the query
     (foldlite.templates.restraints.template_ca), or the ideal helix and None when the search finds nothing.
 
     exclude_names: library chains to skip (the query itself); max_identity: skip hits this identical or
-    more (other copies of the query).
+    more (other copies of the query); method: the search, "profile" or "sw" (default: fold()'s,
+    foldlite.templates.search.DEFAULT_SEARCH).
     """
-    from ..templates.search import search
+    from ..templates.search import search_library
     from ..templates.restraints import template_ca
 
-    hits = search(sequence, library, max_hits=1, exclude_names=exclude_names, max_identity=max_identity)
+    hits = search_library(sequence, library, method, max_hits=1, exclude_names=exclude_names,
+                          max_identity=max_identity)
     if not hits:
         return ideal_helix_ca(len(sequence)), None
     return template_ca(hits[0], library, len(sequence)), hits[0]
@@ -157,6 +160,8 @@ def run_benchmark(model, chainset: ChainSet, indices: np.ndarray, out_csv: Path,
             writer.writerow({k: _csv_value(k, v) for k, v in row.items()})
     summary = summarise(rows)
     summary["plddt_lddt_pearson_all_residues"] = _pearson(np.concatenate(all_plddt), np.concatenate(all_lddt))
+    if library is not None:  # which structures the templates could come from
+        summary["library"] = f"{library.path or 'in memory'}: {len(library)} chains from {library.source}"
     return summary
 
 
@@ -207,6 +212,9 @@ def format_summary(summary: dict) -> str:
     if isinstance(template, dict):
         lines.append(f"nearest_template: a template found for {template['fraction_with_template']:.0%} of chains "
                      f"(mean identity {template['mean_template_identity']:.2f}); the others use the ideal helix")
+    if "library" in summary:
+        lines.append(f"template library: {summary['library']} (each chain's own entry and >= "
+                     f"{TEMPLATE_MAX_IDENTITY:.0%} identical copies excluded)")
     if "plddt_lddt_pearson_all_residues" in summary:
         lines.append(f"pLDDT vs true lDDT-Cα, Pearson r over all residues: "
                      f"{summary['plddt_lddt_pearson_all_residues']:.3f}")

@@ -3,6 +3,7 @@ chain set (pdb_chains.npz format, foldlite.data.chains) or from a folder of PDB/
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,12 +101,26 @@ def _from_folder(folder: Path, report: LibraryReport):
             yield f"{chain.name}_{chain.chain_id}", seq, ca, ideal_cb(n, ca, c), center
 
 
+def _provenance(command: str | None, source: str, split: str | None) -> dict:
+    """What a library records about its making: command, date, foldlite version, source, split."""
+    from datetime import datetime, timezone
+    from importlib import metadata
+
+    try:
+        version = metadata.version("foldlite")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return {"command": command, "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "foldlite": version, "source": source, "split": split or "all"}
+
+
 def build_library(source: str | os.PathLike, output_path: str | os.PathLike,
-                  split: str | None = None) -> LibraryReport:
+                  split: str | None = None, command: str | None = None) -> LibraryReport:
     """Write a structure library from a chain-set .npz (optionally one split) or a folder of
     PDB/mmCIF files (every protein chain of the first model; unusable files are skipped with a
     reason in the report). The file is written atomically. Raises LibraryError when nothing is
-    usable (nothing is written)."""
+    usable (nothing is written). command: how it was built (the CLI passes its command line), kept
+    in the library's provenance so that the file can be rebuilt."""
     source = Path(source)
     report = LibraryReport(output_path=str(output_path), source=str(source))
     if source.is_dir():
@@ -143,6 +158,7 @@ def build_library(source: str | os.PathLike, output_path: str | os.PathLike,
         "cb_offset": np.concatenate(cbs).astype(np.int8),
         "center": np.array(centers, dtype=np.float32),
         "source": np.array(report.source),
+        "provenance": np.array(json.dumps(_provenance(command, report.source, split))),
     }
     buffer = io.BytesIO()  # np.savez would append ".npz" to a path; write the exact name
     np.savez_compressed(buffer, **arrays)

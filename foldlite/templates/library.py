@@ -13,6 +13,7 @@ foldlite.data.chains) or from a folder of PDB/mmCIF files:
 | `cb_offset` | int8, (R, 3) | ideal Cβ (virtual for Gly) minus the stored Cα, in CB_UNIT (0.05 Å) |
 | `center` | float32, (C, 3) | chain centre in Å (absolute Cα = center + Cα) |
 | `source` | str, () | what the library was built from (and which split) |
+| `provenance` | str, () | JSON: the command that built it, date, foldlite version, source, split (optional) |
 
 (*) each residue stores its step from the previous one, the first residue of a chain its position;
 steps are small numbers, which makes the file compress to about 70 % of storing positions.
@@ -23,6 +24,7 @@ per chain.
 """
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 import zlib
@@ -52,7 +54,8 @@ class Library:
     """An in-memory structure library (see the module docstring for the arrays)."""
 
     def __init__(self, names: np.ndarray, lengths: np.ndarray, seq: np.ndarray, ca: np.ndarray,
-                 cb_offset: np.ndarray, center: np.ndarray, source: str = "", path: Path | None = None):
+                 cb_offset: np.ndarray, center: np.ndarray, source: str = "", path: Path | None = None,
+                 provenance: dict | None = None):
         self.names = np.asarray(names).astype(str)  # [C]
         self.lengths = np.asarray(lengths, dtype=np.int64)  # [C]
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)  # [C]
@@ -61,6 +64,7 @@ class Library:
         self.cb_offset = np.asarray(cb_offset, dtype=np.int8)  # [R, 3] (Cβ - Cα) / CB_UNIT
         self.center = np.asarray(center, dtype=np.float32)  # [C, 3] Å
         self.source = source
+        self.provenance = provenance or {}  # how the file was built (build_library), {} if unknown
         self.path = path
         self.cache: dict = {}  # derived arrays (search indexes), written only through cached()
         self._name_to_index: dict[str, int] | None = None
@@ -150,11 +154,12 @@ def load_library(path: str | os.PathLike) -> Library:
             library = Library(names=data["name"], lengths=lengths, seq=data["seq"],
                               ca=_decode_ca(data["ca_delta"], lengths), cb_offset=data["cb_offset"],
                               center=data["center"], source=str(data["source"]) if "source" in data.files else "",
-                              path=path)
+                              path=path, provenance=json.loads(str(data["provenance"]))
+                              if "provenance" in data.files else None)
     except LibraryError:
         raise
     # not a zip, truncated, bad CRC or deflate stream, pickled object arrays...
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:  # JSONDecodeError too
         raise LibraryError(f"{path}: damaged structure library, cannot read it ({error})") from None
     if len(library.seq) != library.total_residues or library.ca_int.shape != (len(library.seq), 3):
         raise LibraryError(f"{path}: inconsistent library arrays (lengths do not add up)")

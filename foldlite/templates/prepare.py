@@ -17,6 +17,7 @@ import numpy as np
 from .features import TemplateFeatures, features_from_hits
 from .library import Library
 from .restraints import combine, template_ca, template_restraints, template_weight
+from . import search as _search
 from .search import DEFAULT_MAX_EVALUE, Hit, find_templates
 
 # Template restraints are also mixed into the distogram before the geometry by default: on the valid
@@ -32,7 +33,9 @@ class TemplateOptions:
     max_evalue: the search's E-value cut-off (DEFAULT_MAX_EVALUE, tuned on valid);
     exclude_names (chain names) and max_identity (e.g. COPY_IDENTITY) keep the query itself and its
     copies out, for benchmarking; restrain_geometry: mix the templates' distance distributions into
-    the distogram the geometry uses; start: also refine from the best template's Cα trace.
+    the distogram the geometry uses; start: also refine from the best template's Cα trace;
+    search_method: "profile" or "sw" (foldlite.templates.search.search_library), by default
+    search.DEFAULT_SEARCH as it is when the options are made.
     """
 
     max_evalue: float = DEFAULT_MAX_EVALUE
@@ -40,6 +43,7 @@ class TemplateOptions:
     max_identity: float | None = None
     restrain_geometry: bool = RESTRAIN_GEOMETRY
     start: bool = True
+    search_method: str = field(default_factory=lambda: _search.DEFAULT_SEARCH)
 
 
 def describe(hit: Hit) -> dict:
@@ -97,7 +101,8 @@ def prepare_templates(sequence: str, library: Library | None,
     if library is None:
         return PreparedTemplates(len(sequence), options)
     hits = find_templates(sequence, library, exclude_names=options.exclude_names,
-                          max_identity=options.max_identity, max_evalue=options.max_evalue)
+                          max_identity=options.max_identity, max_evalue=options.max_evalue,
+                          method=options.search_method)
     return PreparedTemplates(len(sequence), options, library, hits,
                              features=features_from_hits(hits, library, sequence),
                              used=[describe(hit) for hit in hits])

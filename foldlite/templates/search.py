@@ -17,14 +17,15 @@ Three stages, a much simplified BLAST:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
 
 from ..tokenizer import STANDARD_RESIDUES, normalize_sequence
 from .alignment import KAPPA, LAMBDA, aligned_pairs, bit_score, evalue, make_aligner, score_matrix
+from .hits import Hit
 from .library import Library
+from .profile import profile_search
 
 K = 3  # k-mer length of the prefilter
 WORD_THRESHOLD = 12  # a library 3-mer is a hit for a query 3-mer when their BLOSUM62 score is >= this
@@ -38,35 +39,6 @@ for _i, _c in enumerate(STANDARD_RESIDUES):
     _CODE[ord(_c)] = _i
 
 
-@dataclass
-class Hit:
-    """One library chain aligned to the query.
-
-    Ranges are 0-based, end exclusive (the CLI prints them 1-based, inclusive).
-    query_idx / target_idx: [A] int arrays of aligned residue pairs (query_idx[k] <-> target_idx[k]).
-    identity: identical pairs / aligned pairs; coverage: aligned query residues / query length.
-    """
-
-    name: str
-    index: int  # chain index in the library
-    score: float  # Smith–Waterman raw score
-    bits: float
-    evalue: float
-    identity: float
-    coverage: float
-    query_start: int
-    query_end: int
-    target_start: int
-    target_end: int
-    target_length: int
-    query_idx: np.ndarray
-    target_idx: np.ndarray
-
-    @property
-    def aligned_length(self) -> int:
-        return len(self.query_idx)
-
-
 # Search thresholds. The E-value is the number of hits this good expected by chance in the whole
 # library: 0.1 admits about one chance template per ten queries, whose low identity then earns it
 # little trust (template_weight). Chosen on the valid split (40 chains, library train + valid, see
@@ -76,6 +48,11 @@ class Hit:
 DEFAULT_MAX_EVALUE = 0.1
 DEFAULT_MIN_COVERAGE = 0.3  # aligned query residues / query length; shorter hits restrain too little
 DEFAULT_MAX_TEMPLATES = 4
+# Which search finds templates: "profile" (HMMER3 phmmer, foldlite.templates.profile) or "sw" (this
+# module's k-mer prefilter + Smith–Waterman). Chosen on the valid split (tools/measure_search.py,
+# results/search_recall_valid.txt): see the README's template section.
+SEARCH_METHODS = ("profile", "sw")
+DEFAULT_SEARCH = "profile"
 
 
 # ---------------------------------------------------------------------------------------- prefilter
@@ -261,19 +238,32 @@ def search(query_sequence: str, library: Library, max_hits: int = 10, max_evalue
     return hits[:max_hits]
 
 
+def search_library(query_sequence: str, library: Library, method: str | None = None, **options) -> list[Hit]:
+    """search() or the profile search (foldlite.templates.profile) by name: method "profile" or
+    "sw" (default DEFAULT_SEARCH); options are search()'s max_hits, max_evalue, exclude_names,
+    max_identity."""
+    method = DEFAULT_SEARCH if method is None else method
+    if method not in SEARCH_METHODS:
+        raise ValueError(f"unknown template search method {method!r}; choose from {', '.join(SEARCH_METHODS)}")
+    if method == "profile":
+        return profile_search(query_sequence, library, **options)
+    return search(query_sequence, library, **options)
+
+
 def find_templates(sequence: str, library: Library, max_templates: int = DEFAULT_MAX_TEMPLATES,
                    min_coverage: float = DEFAULT_MIN_COVERAGE, max_evalue: float = DEFAULT_MAX_EVALUE,
-                   exclude_names: Iterable[str] = (), max_identity: float | None = None) -> list[Hit]:
+                   exclude_names: Iterable[str] = (), max_identity: float | None = None,
+                   method: str | None = None) -> list[Hit]:
     """Up to `max_templates` library hits usable as templates, best (highest score) first.
 
     A hit must have E-value <= max_evalue (default 0.1, see DEFAULT_MAX_EVALUE) and cover at least
-    `min_coverage` of the query. exclude_names and max_identity are passed to
-    search (e.g. leave out the query itself and hits >= 95 % identical to it when
-    benchmarking).
+    `min_coverage` of the query. exclude_names and max_identity are passed to the search (e.g. leave
+    out the query itself and hits >= 95 % identical to it when benchmarking); method: "profile" or
+    "sw" (default DEFAULT_SEARCH, see search_library).
     """
     if max_templates < 1:
         return []
     # ask for a few more than needed: some may fail the coverage test
-    hits = search(sequence, library, max_hits=3 * max_templates, max_evalue=max_evalue,
-                  exclude_names=exclude_names, max_identity=max_identity)
+    hits = search_library(sequence, library, method, max_hits=3 * max_templates, max_evalue=max_evalue,
+                          exclude_names=exclude_names, max_identity=max_identity)
     return [hit for hit in hits if hit.coverage >= min_coverage][:max_templates]

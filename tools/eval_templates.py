@@ -47,6 +47,7 @@ from foldlite.data.chains import ChainSet  # noqa: E402
 from foldlite.templates.library import Library, default_library_path, load_library  # noqa: E402
 from foldlite.templates.build import build_library  # noqa: E402
 from foldlite.evaluation.metrics import lddt_ca, tm_score  # noqa: E402
+from foldlite.templates import restraints as template_restraints  # noqa: E402
 from foldlite.templates import search as template_search  # noqa: E402
 from foldlite.templates.search import kmer_index  # noqa: E402
 
@@ -201,7 +202,7 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"{label:<28} {len(chosen):>5}  " + "  ".join(f"{v:12.3f}" for v in tm)
                      + "  " + "  ".join(f"{v:14.3f}" for v in lddt))
     with_template = [r for r in rows if r["n_templates"] > 0]
-    if with_template:
+    if with_template and "none" in MODES:
         for mode in (m for m in MODES if m not in ("none", "nearest")):
             better = np.mean([r[f"tm_{mode}"] > r["tm_none"] for r in with_template])
             lines.append(f"{mode}: templates found for {len(with_template)}/{len(rows)} chains; TM above "
@@ -229,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="train-split library (default: the shipped one if built from --data, else built)")
     parser.add_argument("--search", choices=template_search.SEARCH_METHODS, default=None,
                         help=f"template search for fold() and the copy baseline (default {template_search.DEFAULT_SEARCH})")
+    parser.add_argument("--no-pair-confidence", action="store_true",
+                        help="trust every aligned pair of a template alike (restraints.PAIR_CONFIDENCE off)")
     parser.add_argument("--library", default=None,
                         help="use this library as it is (it must hold the split's chains for same-split templates)")
     parser.add_argument("--weights", default=None, help="weights (default: the shipped ones)")
@@ -239,13 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     global MODES
     MODES = tuple(args.modes.split(","))
     unknown = {m for m in MODES if m.partition("@")[0] not in FOLD_MODES} - {"nearest"}
-    if unknown or "none" not in MODES:
-        parser.error(f"--modes: unknown {sorted(unknown)}" if unknown else "--modes must include none")
+    if unknown:
+        parser.error(f"--modes: unknown {sorted(unknown)}")
 
     import torch
 
     if args.search:  # fold()'s TemplateOptions and nearest_template read the default when called
         template_search.DEFAULT_SEARCH = args.search
+    if args.no_pair_confidence:
+        template_restraints.PAIR_CONFIDENCE = False
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -258,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.weights, "cpu")
     print(f"{len(indices)} {args.split} chains of {args.lengths[0]}-{args.lengths[1]} residues from {chainset.path}; "
           f"library {len(library)} chains ({library.total_residues} residues); weights {model.version}; "
-          f"torch threads {torch.get_num_threads()}; template search {template_search.DEFAULT_SEARCH}", flush=True)
+          f"torch threads {torch.get_num_threads()}; template search {template_search.DEFAULT_SEARCH}; "
+          f"per-pair confidence {'on' if template_restraints.PAIR_CONFIDENCE else 'off'}", flush=True)
 
     rows = []
     out = Path(args.out)

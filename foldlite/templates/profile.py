@@ -12,7 +12,8 @@ results/search_recall_valid.txt for the numbers.
 E-values are HMMER's, with Z = the number of library chains (database size in sequences).
 A hit's residue pairs come from its best domain (the aligned Match states), extended with other
 domains of the same chain that lie after or before it in both sequences (repeats, multi-domain
-chains).
+chains); each pair carries HMMER's posterior probability that it is aligned right (Hit.confidence),
+which the template restraints use as a per-pair weight.
 """
 from __future__ import annotations
 
@@ -47,13 +48,16 @@ def digital_library(library: Library):
     return library.cached("hmmer_block", build)
 
 
-def domain_pairs(hmm_from: int, hmm_sequence: str, target_from: int, target_sequence: str
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(query_idx [A], target_idx [A]), 0-based, of the residue pairs one HMMER domain aligns.
+def domain_pairs(hmm_from: int, hmm_sequence: str, target_from: int, target_sequence: str,
+                 posterior: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query_idx [A], target_idx [A], confidence [A]) of the residue pairs one HMMER domain aligns
+    (indices 0-based).
 
     hmm_from, target_from: 1-based starts; hmm_sequence: the model row ('.' where the target has an
-    insertion); target_sequence: the target row ('-' where it skips a model state). A query
-    profile built from one sequence has one match state per query residue, so state k is residue k.
+    insertion); target_sequence: the target row ('-' where it skips a model state); posterior:
+    HMMER's posterior-probability row ('0'-'9' for 0-5 %, 5-15 %, ... 85-95 %, '*' for >= 95 %),
+    read as d / 10 and 1.0 (None: all 1). A query profile built from one sequence has one match
+    state per query residue, so state k is residue k.
     """
     model = np.frombuffer(hmm_sequence.encode("ascii"), dtype=np.uint8)
     target = np.frombuffer(target_sequence.encode("ascii"), dtype=np.uint8)
@@ -62,28 +66,36 @@ def domain_pairs(hmm_from: int, hmm_sequence: str, target_from: int, target_sequ
     query_pos = hmm_from - 1 + np.cumsum(in_model) - 1  # [columns] position where in_model
     target_pos = target_from - 1 + np.cumsum(in_target) - 1
     both = in_model & in_target
-    return query_pos[both].astype(np.int64), target_pos[both].astype(np.int64)
+    if posterior is None:
+        confidence = np.ones(int(both.sum()), dtype=np.float32)
+    else:
+        codes = np.frombuffer(posterior.encode("ascii"), dtype=np.uint8)[both]  # [A]
+        confidence = np.where(codes == ord("*"), 1.0, (codes.astype(np.float32) - ord("0")) / 10.0)
+        confidence = np.clip(confidence, 0.0, 1.0).astype(np.float32)
+    return query_pos[both].astype(np.int64), target_pos[both].astype(np.int64), confidence
 
 
-def _hit_pairs(hit, max_evalue: float) -> tuple[np.ndarray, np.ndarray]:
-    """Residue pairs of a pyhmmer hit: its best-scoring domain plus colinear, non-overlapping others
-    with an independent E-value <= max_evalue ([0] arrays when no domain aligns a residue pair)."""
+def _hit_pairs(hit, max_evalue: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Residue pairs and their confidence ([A] each) of a pyhmmer hit: its best-scoring domain plus
+    colinear, non-overlapping others with an independent E-value <= max_evalue ([0] arrays when no
+    domain aligns a residue pair)."""
     domains = sorted(hit.domains, key=lambda d: d.score, reverse=True)
-    chosen: list[tuple[np.ndarray, np.ndarray]] = []
+    chosen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for rank, domain in enumerate(domains):
         if rank > 0 and domain.i_evalue > max_evalue:
             continue
         a = domain.alignment
-        q, t = domain_pairs(a.hmm_from, a.hmm_sequence, a.target_from, a.target_sequence)
+        q, t, c = domain_pairs(a.hmm_from, a.hmm_sequence, a.target_from, a.target_sequence,
+                               a.posterior_probabilities)
         if len(q) == 0:
             continue
         # keep a domain only if it lies wholly before or wholly after each chosen one, in both chains
-        if all((q[-1] < cq[0] and t[-1] < ct[0]) or (q[0] > cq[-1] and t[0] > ct[-1]) for cq, ct in chosen):
-            chosen.append((q, t))
+        if all((q[-1] < cq[0] and t[-1] < ct[0]) or (q[0] > cq[-1] and t[0] > ct[-1]) for cq, ct, _ in chosen):
+            chosen.append((q, t, c))
     if not chosen:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     chosen.sort(key=lambda pair: pair[0][0])
-    return np.concatenate([q for q, _ in chosen]), np.concatenate([t for _, t in chosen])
+    return tuple(np.concatenate([part[k] for part in chosen]) for k in range(3))
 
 
 def profile_search(query_sequence: str, library: Library, max_hits: int = 10, max_evalue: float = 10.0,
@@ -112,7 +124,7 @@ def profile_search(query_sequence: str, library: Library, max_hits: int = 10, ma
         name = str(library.names[index])
         if name in excluded or top.evalue > max_evalue or not top.domains:
             continue
-        query_idx, target_idx = _hit_pairs(top, max_evalue)
+        query_idx, target_idx, confidence = _hit_pairs(top, max_evalue)
         if len(query_idx) == 0:
             continue
         target = library.seq[library.offsets[index]:library.offsets[index] + library.lengths[index]]
@@ -123,5 +135,6 @@ def profile_search(query_sequence: str, library: Library, max_hits: int = 10, ma
                         evalue=float(top.evalue), identity=identity, coverage=len(query_idx) / len(query),
                         query_start=int(query_idx[0]), query_end=int(query_idx[-1]) + 1,
                         target_start=int(target_idx[0]), target_end=int(target_idx[-1]) + 1,
-                        target_length=int(library.lengths[index]), query_idx=query_idx, target_idx=target_idx))
+                        target_length=int(library.lengths[index]), query_idx=query_idx, target_idx=target_idx,
+                        confidence=confidence))
     return hits

@@ -47,6 +47,12 @@ DISTANCE_SIGMA_SLOPE = 0.7  # ... plus this many Å per unit of (1 - identity): 
 TORSION_SIGMA = np.deg2rad(15.0)  # at 100 % identity ...
 TORSION_SIGMA_SLOPE = np.deg2rad(30.0)  # ... plus this per unit of (1 - identity)
 
+# Per-pair alignment quality: a template pair (i, j) is trusted w(identity) x c_i x c_j, where c is
+# the search's confidence in each aligned residue pair (Hit.confidence: HMMER's posterior
+# probability; 1 for Smith–Waterman hits), so the shaky ends and loops of a distant relative's
+# alignment restrain less than its confidently aligned core. Measured on valid: see the README.
+PAIR_CONFIDENCE = True
+
 OVERFLOW = DISTOGRAM_BINS  # index of the "> 22 Å" class
 _ROW_CHUNK = 64  # query rows processed at once (bounds the temporaries at ~100 MB for L = 2000)
 
@@ -100,9 +106,11 @@ def template_restraints(hits: list[Hit], library: Library, query_length: int) ->
 
     Per template: the Cβ–Cβ distances (library.cb) between aligned residues, binned with a Gaussian
     of DISTANCE_SIGMA + DISTANCE_SIGMA_SLOPE * (1 - identity) Å, and the Cα virtual torsions where
-    defined (see _template_torsions), each trusted with w = template_weight(identity). Where several
-    templates align the same pair, their distributions are averaged with weights w and the weights
-    combine like independent evidence, 1 - Π(1 - w), capped at MAX_WEIGHT.
+    defined (see _template_torsions), each trusted with w = template_weight(identity), times the
+    search's confidence in the aligned pairs (Hit.confidence, c_i c_j for pair (i, j), c_i for a
+    torsion; see PAIR_CONFIDENCE). Where several templates align the same pair, their distributions
+    are averaged with these weights and the weights combine like independent evidence,
+    1 - Π(1 - w), capped at MAX_WEIGHT.
     """
     length = query_length
     acc = np.zeros((length, length, NUM_DISTOGRAM_CLASSES), dtype=np.float32)  # Σ w P
@@ -117,8 +125,10 @@ def template_restraints(hits: list[Hit], library: Library, query_length: int) ->
         if w <= 0.0:
             continue
         q = np.asarray(hit.query_idx, dtype=np.int64)  # [A], strictly increasing
+        sure = hit.pair_confidence() if PAIR_CONFIDENCE else np.ones(len(q), np.float32)  # [A]
         cb = library.cb(hit.index)[hit.target_idx]  # [A, 3] Cβ of the aligned template residues
         dist = pairwise_distances(cb)  # [A, A]
+        pair_w = (w * sure[:, None] * sure[None, :]).astype(np.float32)  # [A, A] trust in each pair
         sigma = DISTANCE_SIGMA + DISTANCE_SIGMA_SLOPE * (1.0 - hit.identity)
         for lo in range(0, len(q), _ROW_CHUNK):
             rows = q[lo:lo + _ROW_CHUNK]
@@ -129,17 +139,20 @@ def template_restraints(hits: list[Hit], library: Library, query_length: int) ->
             probs[..., OVERFLOW] = 1.0
             near = chunk < DISTOGRAM_MAX + 5.0 * sigma
             probs[near] = distogram_from_distances(chunk[near], sigma)  # [n, 65]
-            acc[rows[:, None], q[None, :]] += w * probs
+            acc[rows[:, None], q[None, :]] += pair_w[lo:lo + _ROW_CHUNK, :, None] * probs
         block = np.ix_(q, q)
-        weight_sum[block] += w
-        unexplained[block] *= 1.0 - w
+        weight_sum[block] += pair_w
+        unexplained[block] *= 1.0 - pair_w
 
         residues, angles = _template_torsions(hit, library, length)  # [T] each
         if len(residues):
+            residue_w = w * np.ones(len(residues), np.float32)  # [T]
+            if PAIR_CONFIDENCE:
+                residue_w *= sure[np.searchsorted(q, residues)]
             sigma = TORSION_SIGMA + TORSION_SIGMA_SLOPE * (1.0 - hit.identity)
-            torsion_acc[residues] += w * torsion_probs_from_angles(angles, sigma).astype(np.float32)
-            torsion_weight_sum[residues] += w
-            torsion_unexplained[residues] *= 1.0 - w
+            torsion_acc[residues] += residue_w[:, None] * torsion_probs_from_angles(angles, sigma).astype(np.float32)
+            torsion_weight_sum[residues] += residue_w
+            torsion_unexplained[residues] *= 1.0 - residue_w
 
     # Σ w P / Σ w, in place and by row blocks: at L = 2000 a [L, L, 65] float32 array is 1 GB
     for lo in range(0, length, _ROW_CHUNK):

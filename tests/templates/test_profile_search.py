@@ -27,11 +27,12 @@ DISTANT_PAIRS = [("5DZO_A", "4H8W_D"), ("3SL7_B", "3OCO_B")]
 def test_domain_pairs_reads_insertions_and_deletions():
     # model states from 3, target residues from 10 (1-based); column 3 is a target insertion ('.'
     # in the model row), column 5 a deletion ('-' in the target row)
-    q, t = domain_pairs(3, "ab.cde", 10, "ABxC-E")
+    q, t, c = domain_pairs(3, "ab.cde", 10, "ABxC-E", posterior="*950.*")
     assert q.tolist() == [2, 3, 4, 6] and t.tolist() == [9, 10, 12, 13]
-    q, t = domain_pairs(1, "abcd", 1, "A-CD")  # a deletion: state 2 has no target residue
-    assert q.tolist() == [0, 2, 3] and t.tolist() == [0, 1, 2]
-    q, t = domain_pairs(1, "a..b", 5, "AxyB")  # two target insertions between states 1 and 2
+    np.testing.assert_allclose(c, [1.0, 0.9, 0.0, 1.0])  # posterior of the paired columns only
+    q, t, c = domain_pairs(1, "abcd", 1, "A-CD")  # a deletion: state 2 has no target residue
+    assert q.tolist() == [0, 2, 3] and t.tolist() == [0, 1, 2] and c.tolist() == [1.0, 1.0, 1.0]
+    q, t, _ = domain_pairs(1, "a..b", 5, "AxyB")  # two target insertions between states 1 and 2
     assert q.tolist() == [0, 1] and t.tolist() == [4, 7]
 
 
@@ -58,6 +59,8 @@ def test_every_profile_hit_is_a_consistent_alignment(library):
         same = np.mean([sequence[q] == target[t] for q, t in zip(hit.query_idx, hit.target_idx)])
         assert same == pytest.approx(hit.identity)
         assert hit.coverage == pytest.approx(len(hit.query_idx) / len(sequence))
+        confidence = hit.pair_confidence()
+        assert confidence.shape == hit.query_idx.shape and 0 <= confidence.min() and confidence.max() <= 1
 
 
 def test_search_methods_are_selectable(library):

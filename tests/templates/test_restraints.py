@@ -91,7 +91,11 @@ def test_weights_are_zero_where_nothing_is_aligned_and_combined_rows_sum_to_one(
     assert np.all(weight[~aligned] == 0) and np.all(weight[:, ~aligned] == 0)
     assert np.all(np.diag(weight) == 0) and weight.max() <= MAX_WEIGHT
     off_diagonal = aligned[:, None] & aligned[None, :] & ~np.eye(len(query), dtype=bool)
-    np.testing.assert_allclose(weight[off_diagonal], template_weight(hits[0].identity), rtol=1e-6)
+    # each pair is trusted by identity times the search's confidence in both aligned residues
+    expected = np.zeros_like(weight)
+    sure = hits[0].pair_confidence()
+    expected[np.ix_(hits[0].query_idx, hits[0].query_idx)] = template_weight(hits[0].identity) * np.outer(sure, sure)
+    np.testing.assert_allclose(weight[off_diagonal], expected[off_diagonal], rtol=1e-5)
     assert np.all(restraints.residue_weight[:20] == 0)
 
     rng = np.random.default_rng(0)

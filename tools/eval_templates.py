@@ -113,6 +113,8 @@ def _merge(first: Library, second: Library) -> Library:
 def evaluation_library(data: Path, split: str, cache_dir: Path, train_library: str | None,
                        library: str | None) -> Library:
     """--library, or the shipped library when it holds all chains of `data`, else train + `split`."""
+    if library == "train+split":
+        return train_plus_split_library(data, split, cache_dir, train_library)
     path = Path(library) if library is not None else default_library_path()
     if library is not None or (path.is_file() and load_library(path).source == f"{data.resolve()} (all chains)"):
         chosen = load_library(path)
@@ -233,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pair-confidence", action="store_true",
                         help="trust every aligned pair of a template alike (restraints.PAIR_CONFIDENCE off)")
     parser.add_argument("--library", default=None,
-                        help="use this library as it is (it must hold the split's chains for same-split templates)")
+                        help="use this library as it is (it must hold the split's chains for same-split "
+                             "templates); train+split: train chains + the split's chains, as before the "
+                             "shipped library held every chain")
     parser.add_argument("--weights", default=None, help="weights (default: the shipped ones)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--modes", default=",".join(DEFAULT_MODES),

@@ -240,9 +240,10 @@ def _add_search(sub) -> None:
     p.add_argument("--max-evalue", type=_positive_float, default=10.0,
                    help="report hits up to this E-value (default 10)")
     # the choices are foldlite.templates.search.SEARCH_METHODS (not imported here: help stays fast)
-    p.add_argument("--method", choices=("profile", "sw"), default=None,
+    p.add_argument("--method", choices=("both", "profile", "sw"), default=None,
                    help="profile: HMMER3 profile search (phmmer), finds distant relatives; sw: k-mer "
-                        "prefilter + Smith-Waterman (default: the one fold uses, profile)")
+                        "prefilter + Smith-Waterman; both: the hits of the two (default: the one fold "
+                        "uses, both)")
 
 
 def _run_search(args) -> int:

@@ -103,7 +103,7 @@ def run_benchmark(model, chainset: ChainSet, indices: np.ndarray, out_csv: Path,
                   log=print, library=None) -> dict:
     """Fold and score each chain; write one CSV row per (chain, method); return the summary.
 
-    library: a foldlite.templates.library.Library or a path to one (built from the train split) to add the
+    library: a foldlite.templates.library.Library or a path to one to add the
     nearest_template baseline; None skips it. The benchmarked chain itself and its >= 95 % identical
     copies are never used as its template.
     """

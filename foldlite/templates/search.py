@@ -17,6 +17,7 @@ Three stages, a much simplified BLAST:
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 import numpy as np
@@ -48,11 +49,11 @@ for _i, _c in enumerate(STANDARD_RESIDUES):
 DEFAULT_MAX_EVALUE = 0.1
 DEFAULT_MIN_COVERAGE = 0.3  # aligned query residues / query length; shorter hits restrain too little
 DEFAULT_MAX_TEMPLATES = 4
-# Which search finds templates: "profile" (HMMER3 phmmer, foldlite.templates.profile) or "sw" (this
-# module's k-mer prefilter + Smith–Waterman). Chosen on the valid split (tools/measure_search.py,
+# Which search finds templates: "profile" (HMMER3 phmmer, foldlite.templates.profile), "sw" (this
+# module's k-mer prefilter + Smith–Waterman) or "both" (their hits together, combined_search). Chosen on the valid split (tools/measure_search.py,
 # results/search_recall_valid.txt): see the README's template section.
-SEARCH_METHODS = ("profile", "sw")
-DEFAULT_SEARCH = "profile"
+SEARCH_METHODS = ("both", "profile", "sw")
+DEFAULT_SEARCH = "both"
 
 
 # ---------------------------------------------------------------------------------------- prefilter
@@ -238,16 +239,39 @@ def search(query_sequence: str, library: Library, max_hits: int = 10, max_evalue
     return hits[:max_hits]
 
 
+def combined_search(query_sequence: str, library: Library, max_hits: int = 10, max_evalue: float = 10.0,
+                    exclude_names: Iterable[str] = (), max_identity: float | None = None) -> list[Hit]:
+    """Smith–Waterman hits and profile-search hits together, best (lowest E-value) first.
+
+    A chain both searches report keeps its Smith–Waterman alignment (the kind the network's
+    template pathway was trained on; the profile's local alignments are often shorter) with the
+    better of the two E-values; chains only the profile search finds (distant relatives) come with
+    the profile's alignment and pair confidence.
+    """
+    options = dict(max_hits=max_hits, max_evalue=max_evalue, exclude_names=exclude_names, max_identity=max_identity)
+    # HMMER runs in a second thread (pyhmmer releases the GIL) while Smith–Waterman runs here: on
+    # two cores the pair takes about as long as Smith–Waterman alone
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        profile = pool.submit(profile_search, query_sequence, library, **options)
+        hits = {hit.index: hit for hit in search(query_sequence, library, **options)}
+        profile_hits = profile.result()
+    for hit in profile_hits:
+        if hit.index in hits:
+            hits[hit.index].evalue = min(hits[hit.index].evalue, hit.evalue)
+        else:
+            hits[hit.index] = hit
+    return sorted(hits.values(), key=lambda h: (h.evalue, -h.bits, h.index))[:max_hits]
+
+
 def search_library(query_sequence: str, library: Library, method: str | None = None, **options) -> list[Hit]:
-    """search() or the profile search (foldlite.templates.profile) by name: method "profile" or
-    "sw" (default DEFAULT_SEARCH); options are search()'s max_hits, max_evalue, exclude_names,
-    max_identity."""
+    """Search the library with one of SEARCH_METHODS (default DEFAULT_SEARCH): "sw" (search(), k-mer
+    prefilter + Smith–Waterman), "profile" (foldlite.templates.profile, HMMER3) or "both"
+    (combined_search); options are search()'s max_hits, max_evalue, exclude_names, max_identity."""
     method = DEFAULT_SEARCH if method is None else method
     if method not in SEARCH_METHODS:
         raise ValueError(f"unknown template search method {method!r}; choose from {', '.join(SEARCH_METHODS)}")
-    if method == "profile":
-        return profile_search(query_sequence, library, **options)
-    return search(query_sequence, library, **options)
+    run = {"both": combined_search, "profile": profile_search, "sw": search}[method]
+    return run(query_sequence, library, **options)
 
 
 def find_templates(sequence: str, library: Library, max_templates: int = DEFAULT_MAX_TEMPLATES,
@@ -258,8 +282,8 @@ def find_templates(sequence: str, library: Library, max_templates: int = DEFAULT
 
     A hit must have E-value <= max_evalue (default 0.1, see DEFAULT_MAX_EVALUE) and cover at least
     `min_coverage` of the query. exclude_names and max_identity are passed to the search (e.g. leave
-    out the query itself and hits >= 95 % identical to it when benchmarking); method: "profile" or
-    "sw" (default DEFAULT_SEARCH, see search_library).
+    out the query itself and hits >= 95 % identical to it when benchmarking); method: one of
+    SEARCH_METHODS (default DEFAULT_SEARCH, see search_library).
     """
     if max_templates < 1:
         return []

@@ -13,7 +13,8 @@ import pytest
 
 from foldlite.cli import EXIT_OK, main
 from foldlite.templates.profile import domain_pairs, profile_search
-from foldlite.templates.search import DEFAULT_MAX_EVALUE, SEARCH_METHODS, find_templates, search, search_library
+from foldlite.templates.search import (DEFAULT_MAX_EVALUE, SEARCH_METHODS, combined_search, find_templates, search,
+                                      search_library)
 
 SHIPPED_SCALE_EVALUE = 1e-3  # DEFAULT_MAX_EVALUE (0.1) x sample residues / shipped residues (~1/90)
 
@@ -65,13 +66,29 @@ def test_every_profile_hit_is_a_consistent_alignment(library):
 
 def test_search_methods_are_selectable(library):
     sequence = library.sequence(0)
-    assert set(SEARCH_METHODS) == {"profile", "sw"}
+    assert set(SEARCH_METHODS) == {"both", "profile", "sw"}
     for method in SEARCH_METHODS:
         assert search_library(sequence, library, method, max_hits=1)[0].index == 0
         assert find_templates(sequence, library, method=method, exclude_names={library.names[0]},
                               max_evalue=DEFAULT_MAX_EVALUE) is not None
     with pytest.raises(ValueError, match="unknown template search"):
         search_library(sequence, library, "blast")
+
+
+def test_combined_search_keeps_both_searches_hits(library):
+    sequence = library.sequence(int(np.flatnonzero(library.lengths > 150)[0]))
+    options = dict(max_hits=50, max_evalue=1.0)
+    sw = {h.index: h for h in search(sequence, library, **options)}
+    profile = {h.index: h for h in profile_search(sequence, library, **options)}
+    both = combined_search(sequence, library, **options)
+    assert {h.index for h in both} == set(sw) | set(profile)
+    assert all(a.evalue <= b.evalue for a, b in zip(both, both[1:]))
+    for hit in both:
+        if hit.index in sw:  # Smith-Waterman's alignment, the better E-value
+            np.testing.assert_array_equal(hit.query_idx, sw[hit.index].query_idx)
+            assert hit.evalue == min(sw[hit.index].evalue, profile[hit.index].evalue if hit.index in profile else 1e9)
+        else:
+            assert hit.confidence is not None
 
 
 @pytest.mark.parametrize("query, relative", DISTANT_PAIRS)
@@ -99,6 +116,28 @@ def test_search_cli_method_option(library_path, capsys):
 
     library = load_library(library_path)
     fasta.write_text(f">q\n{library.sequence(0)}\n")
-    for method in ("profile", "sw"):
+    for method in ("both", "profile", "sw"):
         assert main(["search", str(fasta), "--library", str(library_path), "--method", method, "--max-hits", "2"]) == EXIT_OK
         assert library.names[0] in capsys.readouterr().out
+
+
+def test_libraries_record_how_they_were_built(tmp_path, capsys):
+    from foldlite.data.chains import sample_chainset_path
+    from foldlite.templates.library import load_library
+
+    out = tmp_path / "lib.npz"
+    assert main(["library", "build", str(sample_chainset_path()), "-o", str(out), "--split", "test"]) == EXIT_OK
+    provenance = load_library(out).provenance
+    assert provenance["command"] == f"foldlite library build {sample_chainset_path()} -o {out} --split test"
+    assert provenance["split"] == "test" and provenance["built"] and "(test chains)" in provenance["source"]
+
+
+def test_shipped_library_holds_every_chain_within_the_size_budget():
+    from foldlite.templates.library import default_library_path, load_library
+
+    path = default_library_path()
+    assert path.stat().st_size <= 40e6  # the budget for the package
+    library = load_library(path)
+    assert library.provenance["split"] == "all" and "(all chains)" in library.source
+    assert library.provenance["command"].startswith("foldlite library build ")
+    assert len(library) > 20_000  # train, valid and test chains of the chain set

@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="train-split library (default: the shipped one if built from --data, else built)")
     parser.add_argument("--search", choices=template_search.SEARCH_METHODS, default=None,
                         help=f"template search for fold() and the copy baseline (default {template_search.DEFAULT_SEARCH})")
+    parser.add_argument("--max-templates", type=int, default=None,
+                        help=f"hits kept per query (default {template_search.DEFAULT_MAX_TEMPLATES}; all restrain, the network reads 4)")
     parser.add_argument("--no-pair-confidence", action="store_true",
                         help="trust every aligned pair of a template alike (restraints.PAIR_CONFIDENCE off)")
     parser.add_argument("--library", default=None,
@@ -253,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.search:  # fold()'s TemplateOptions and nearest_template read the default when called
         template_search.DEFAULT_SEARCH = args.search
+    if args.max_templates:
+        template_search.DEFAULT_MAX_TEMPLATES = args.max_templates
     if args.no_pair_confidence:
         template_restraints.PAIR_CONFIDENCE = False
 
@@ -268,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(indices)} {args.split} chains of {args.lengths[0]}-{args.lengths[1]} residues from {chainset.path}; "
           f"library {len(library)} chains ({library.total_residues} residues); weights {model.version}; "
           f"torch threads {torch.get_num_threads()}; template search {template_search.DEFAULT_SEARCH}; "
-          f"per-pair confidence {'on' if template_restraints.PAIR_CONFIDENCE else 'off'}", flush=True)
+          f"per-pair confidence {'on' if template_restraints.PAIR_CONFIDENCE else 'off'}; "
+          f"up to {template_search.DEFAULT_MAX_TEMPLATES} templates", flush=True)
 
     rows = []
     out = Path(args.out)

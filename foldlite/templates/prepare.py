@@ -35,7 +35,8 @@ class TemplateOptions:
     copies out, for benchmarking; restrain_geometry: mix the templates' distance distributions into
     the distogram the geometry uses; start: also refine from the best template's Cα trace;
     search_method: "profile" or "sw" (foldlite.templates.search.search_library), by default
-    search.DEFAULT_SEARCH as it is when the options are made.
+    search.DEFAULT_SEARCH as it is when the options are made; max_templates: hits kept (all of them
+    restrain the geometry; the network reads the first features.MAX_TEMPLATES).
     """
 
     max_evalue: float = DEFAULT_MAX_EVALUE
@@ -44,6 +45,7 @@ class TemplateOptions:
     restrain_geometry: bool = RESTRAIN_GEOMETRY
     start: bool = True
     search_method: str = field(default_factory=lambda: _search.DEFAULT_SEARCH)
+    max_templates: int = field(default_factory=lambda: _search.DEFAULT_MAX_TEMPLATES)
 
 
 def describe(hit: Hit) -> dict:
@@ -102,7 +104,7 @@ def prepare_templates(sequence: str, library: Library | None,
         return PreparedTemplates(len(sequence), options)
     hits = find_templates(sequence, library, exclude_names=options.exclude_names,
                           max_identity=options.max_identity, max_evalue=options.max_evalue,
-                          method=options.search_method)
+                          method=options.search_method, max_templates=options.max_templates)
     return PreparedTemplates(len(sequence), options, library, hits,
                              features=features_from_hits(hits, library, sequence),
                              used=[describe(hit) for hit in hits])

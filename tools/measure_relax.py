@@ -3,8 +3,8 @@
     python tools/measure_relax.py --split test --limit 30 --lengths 40-300 [--solvent vacuum|gbn2]
                                   [--threads 2] [-o results/relax_test.csv]
 
-Each chain is folded with fold()'s defaults (shipped template library; the test split shares no 30 %
-cluster with it), then relaxed (foldlite.relax.relax_structure). Three models per chain are scored:
+Each chain is folded with fold()'s defaults (shipped template library, which holds every chain of the
+chain set: the chain itself and hits >= 95 % identical to it are excluded, as in the benchmarks), then relaxed (foldlite.relax.relax_structure). Three models per chain are scored:
   backbone     the predicted model as foldlite writes it without --relax (N, CA, C, O, Cβ)
   full_atom    side chains and hydrogens added, not minimised (with --full-atom-stage)
   relaxed      after the restrained Amber minimisation
@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from foldlite.api import fold, load_model  # noqa: E402
-from foldlite.evaluation.benchmark import select_chains  # noqa: E402
+from foldlite.evaluation.benchmark import TEMPLATE_MAX_IDENTITY, select_chains  # noqa: E402
 from foldlite.data.chains import ChainSet  # noqa: E402
 from foldlite.evaluation.metrics import lddt_ca, tm_score  # noqa: E402
 from foldlite.relax import RelaxError, relax_structure  # noqa: E402
@@ -50,7 +50,8 @@ def score(structure, true_ca: np.ndarray) -> dict:
 
 def measure_chain(chain, model, solvent: str, threads: int, full_atom_stage: bool) -> dict:
     true_ca = chain.backbone[:, 1]
-    prediction = fold(chain.sequence, model=model, keep_attention=False, record_id=chain.name)
+    prediction = fold(chain.sequence, model=model, keep_attention=False, record_id=chain.name,
+                      exclude_templates=(chain.name,), max_template_identity=TEMPLATE_MAX_IDENTITY)
     row = {"name": chain.name, "length": len(chain.sequence), "solvent": solvent,
            "template": prediction.templates[0]["name"] if prediction.templates else "none"}
     row.update({f"backbone_{k}": v for k, v in score(prediction.structure, true_ca).items()})

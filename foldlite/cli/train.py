@@ -15,7 +15,8 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train (or resume) a model on a chain set")
     p.add_argument("--out", required=True, help="run folder (last.pt, best.pt, metrics.csv)")
     p.add_argument("--data", default=None, help="chain-set .npz (default: $FOLDLITE_DATA or ../shared/data)")
-    p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
+    p.add_argument("--minutes", type=float, default=60.0,
+                   help="wall-clock budget (or create OUT/STOP to stop cleanly after the current step)")
     p.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps in all")
     p.add_argument("--resume", action="store_true", help="continue OUT/last.pt (optimiser included)")
     p.add_argument("--init-from", default=None,

@@ -134,6 +134,10 @@ def _progress(state: dict | None, resume: bool, init_from) -> dict:
     return {"step": 0, "wall_s": 0.0, "best": float("-inf"), "segments": [], "train_cpu_s": 0.0}
 
 
+# Creating OUT/STOP makes a run stop cleanly after its current step (last.pt written, the file removed).
+STOP_FILE = "STOP"
+
+
 def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: float = 60.0,
           max_steps: int | None = None, resume: bool = False, init_from: str | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
@@ -276,11 +280,12 @@ def _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, mod
         synced.update(cpu_s=totals["cpu_s"], train_cpu_s=train_cpu_before + totals["train_cpu_s"])
 
     deadline = started + minutes * 60
+    stop_file = out_dir / STOP_FILE  # a user's "stop cleanly now" (rank 0's folder decides)
     window_loss, window_crops, window_template_crops, window_start = {}, 0, 0, time.time()
     log_every = 20
     # rank 0 decides when to stop (the ranks' clocks differ; one rank stopping alone would hang the rest)
-    while not distributed.all_agree(time.time() >= deadline or (max_steps is not None and step >= max_steps),
-                                    ranks):
+    while not distributed.all_agree(time.time() >= deadline or (max_steps is not None and step >= max_steps)
+                                    or stop_file.exists(), ranks):
         lr = learning_rate(step, config)
         if step - start_step < rewarm_steps:
             lr *= (step - start_step + 1) / rewarm_steps
@@ -350,5 +355,8 @@ def _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, mod
         csv_file.close()
     if ranks.distributed:
         log(f"weights identical on all {ranks.world_size} processes (sha256 {digests[0][:16]})")
+    if ranks.is_main and stop_file.exists():
+        stop_file.unlink()  # consumed: --resume continues
+        log(f"{stop_file} found: stopped early")
     log(f"stopped at step {step}; last checkpoint {last_path}")
     return best_path

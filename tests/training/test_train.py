@@ -147,3 +147,22 @@ def test_weight_average_is_validated_shipped_and_resumed(tmp_path, tiny_trainset
     # one more update of the average: 0.5 * old average + 0.5 * new current weights
     expected = 0.5 * state["ema_state_dict"][key] + 0.5 * resumed["train_state_dict"][key]
     assert torch.allclose(resumed["ema_state_dict"][key], expected, atol=1e-6)
+
+
+def test_a_stop_file_ends_the_run_cleanly_and_is_consumed(tmp_path, tiny_trainset):
+    from dataclasses import replace
+
+    from conftest import TINY_CONFIG
+    from foldlite.model.checkpoint import read_checkpoint
+    from foldlite.config import TrainConfig
+    from foldlite.training.train import STOP_FILE, train
+
+    config = replace(TrainConfig(), batch_size=2, crop_start=32, crop_end=32, eval_every=2, eval_chains=2,
+                     checkpoint_every=2, warmup_steps=2)
+    out = tmp_path / "run"
+    quiet = lambda *_: None  # noqa: E731
+    train(out, data_path=tiny_trainset, max_steps=2, model_config=TINY_CONFIG, train_config=config, log=quiet)
+    (out / STOP_FILE).touch()
+    train(out, data_path=tiny_trainset, max_steps=1000, resume=True, log=quiet)  # would run 998 more steps
+    assert read_checkpoint(out / "last.pt")["step"] == 2
+    assert not (out / STOP_FILE).exists()

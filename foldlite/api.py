@@ -238,9 +238,9 @@ class Prediction:
         }
 
     def save(self, directory: str | os.PathLike, name: str | None = None, fmt: str = "pdb",
-             plots: bool = True, overwrite: bool = False, html: bool = False) -> dict[str, Path]:
+             plots: bool = True, overwrite: bool = False, html: bool = False, **options) -> dict[str, Path]:
         """Write <name>.pdb|.cif, <name>.json, <name>_distogram.npz and <name>.png into directory
-        (and the <name>.html report with html=True).
+        (and the <name>.html report with html=True; full_distogram=True keeps the [L, L, 65] arrays).
 
         Any existing file of this name (either format) is an OutputExistsError unless overwrite, which
         replaces or removes every old file of the name (no figure or JSON of another prediction stays).
@@ -248,7 +248,7 @@ class Prediction:
         from .io.outputs import write_prediction
 
         return write_prediction(self, Path(directory), name=name, fmt=fmt, plots=plots, overwrite=overwrite,
-                                html=html)
+                                html=html, **options)
 
     def plot(self, path: str | os.PathLike | None = None):
         """Distance map with contacts, pLDDT along the sequence, SS track (matplotlib Figure)."""

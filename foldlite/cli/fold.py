@@ -7,6 +7,8 @@ from pathlib import Path
 
 from .args import (EXIT_FAILED, EXIT_OK, UsageError, _new_output, _output_folder, _positive_float,
                    _positive_int, _seed)
+from .fold_summary import print_table, write_summary
+from .fold_worker import FoldJob, RecordFolder, RecordTask, default_threads, other_outputs_message, record_names
 
 # ---------------------------------------------------------------------------------------------- fold
 
@@ -33,23 +35,27 @@ def _add_fold(sub) -> None:
     p.add_argument("--relax", action="store_true",
                    help="full-atom models: side chains, hydrogens and restrained Amber minimisation "
                         "(the unrelaxed model is kept as <id>_unrelaxed.pdb)")
+    p.add_argument("--full-distogram", action="store_true",
+                   help="also keep the [L, L, 65] distance-bin probabilities in <id>_distogram.npz "
+                        "(12 MB per 300-residue record; by default it holds the [L, L] maps: distance, "
+                        "contacts, PAE)")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="fold records in N processes, each loading the model and library once "
+                        "(default 1; with --ray: the number of Ray actors)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="torch threads per worker (default: the cores divided among --workers)")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="fold on a Ray cluster (pip install 'foldlite[cluster]'): ADDRESS (e.g. HOST:6379 "
+                        "or auto), else $RAY_ADDRESS or a local Ray; -o must be a folder all nodes share")
     p.add_argument("--quiet", action="store_true", help="no progress or table")
 
 
-def _record_names(name: str, num_models: int) -> list[str]:
-    return [name] if num_models == 1 else [f"{name}_rank_{k}" for k in range(1, num_models + 1)]
-
-
-def _other_outputs_message(path: Path, record_id: str) -> str:
-    return (f"{path} exists from a run with other options (--format/--num-models); refolding record "
-            f"{record_id!r} would mix two predictions: pass --overwrite to replace its files, or choose another -o")
-
-
-def _fold_records(args):
+def _fold_records(args, lengths: list | None = None):
     """Validate all input first (streaming), then return a generator over (record, filename).
 
     Pass 1 also looks at what the output folder holds: a record that an earlier run finished with other
     options (another --format or --num-models) is refused unless --overwrite, before anything is folded.
+    `lengths`, when given, receives each record's length (pass 1), e.g. for the progress bar's total.
     """
     from ..api import MAX_LENGTH, MIN_LENGTH
     from ..io.fasta import FastaRecord, check_length, read_fasta
@@ -73,110 +79,86 @@ def _fold_records(args):
     used: set = set()
     for record in records():  # pass 1: validate everything before writing anything
         check_length(record.id, record.sequence, MIN_LENGTH, MAX_LENGTH, source=args.input)
-        names = _record_names(safe_filename(record.id, used), args.num_models)
+        names = record_names(safe_filename(record.id, used), args.num_models)
         state, existing = record_state(out, names, args.format)
         if state == "other" and not args.overwrite:
-            raise UsageError(_other_outputs_message(existing, record.id))
+            raise UsageError(other_outputs_message(existing, record.id))
+        if lengths is not None:
+            lengths.append(len(record.sequence))
     used = set()
     return ((record, safe_filename(record.id, used)) for record in records())
 
 
-def _run_fold(args) -> int:
-    import warnings
+def _fold_job(args) -> FoldJob:
+    """The run's options as plain values, paths made absolute (Ray workers start in other folders)."""
+    templates = "auto" if args.templates is None else args.templates
+    if templates.lower() not in ("auto", "none"):
+        templates = str(Path(templates).expanduser().resolve())
+    workers = args.workers or 1
+    return FoldJob(out=str(Path(args.out).resolve()),
+                   weights=str(Path(args.weights).expanduser().resolve()) if args.weights else None,
+                   device=args.device, templates=templates, seed=args.seed, num_models=args.num_models,
+                   fmt=args.format, plots=not args.no_plots, html=args.html, relax=args.relax,
+                   overwrite=args.overwrite, full_distogram=args.full_distogram,
+                   # Ray: one thread per actor (one actor per cluster CPU by default)
+                   threads=args.threads or (1 if args.ray is not None else
+                                            default_threads(workers) if workers > 1 else None))
 
-    from ..api import ModifiedResidueWarning, fold_models, load_model
-    from ..io.outputs import record_state, write_prediction
-    from ..io.safe_io import remove_stale_temporaries
-    from ..templates.library import resolve_templates
+
+def _tasks(args, records, bar):
+    """(record, file name) -> RecordTask, saying on stderr which residues a record had substituted."""
     from ..tokenizer import describe_modified
 
-    records = _fold_records(args)
-    model = load_model(args.weights, args.device)
-    # loaded once, before anything is written: a missing or broken library is a usage error (exit 2)
-    library = resolve_templates("auto" if args.templates is None else args.templates)
+    for index, (record, name) in enumerate(records):
+        if record.modified:  # U folded as C, B as X ...: said on stderr and kept in the JSON
+            where = f"{args.input}: " if args.input else ""
+            bar.write(f"foldlite fold: warning: {where}record {record.id!r}: folded "
+                      f"{describe_modified(record.modified)}")
+        yield RecordTask(index, record.id, name, record.sequence, tuple(record.modified))
+
+
+def _run_fold(args) -> int:
+    from ..io.safe_io import remove_stale_temporaries
+    from ..progress import progress
+    from .fold_pool import process_rows, ray_rows, serial_rows
+
+    started = time.perf_counter()
+    if args.ray is not None and args.input is None and Path(args.ray).is_file():
+        args.input, args.ray = args.ray, ""  # `--ray in.fasta -o out`: the FASTA, not an address
+    lengths: list[int] = []
+    records = _fold_records(args, lengths)
+    job = _fold_job(args)
+    # model and library loaded here first, before anything is written: a missing or broken file is a
+    # usage error (exit 2); with --workers or --ray each worker loads its own and this one is dropped
+    folder = RecordFolder(job)
     if not args.quiet:
+        library = folder.library
         print(f"templates: {library.path or 'in-memory library'} ({len(library)} chains)" if library is not None
               else "templates: none", file=sys.stderr, flush=True)
     out = Path(args.out)
     remove_stale_temporaries(out)  # what a killed run left half-written (never a live run's files)
-    rows, failed = [], 0
-    started = time.time()
-    for index, (record, name) in enumerate(records, start=1):
-        names = _record_names(name, args.num_models)
-        state, existing = record_state(out, names, args.format)
-        if state == "done" and not args.overwrite:
-            rows.append((record.id, len(record.sequence), None, None, 0.0, "-",
-                         "skipped (done; --overwrite to refold)"))
-            continue
-        if state == "other" and not args.overwrite:  # appeared since pass 1 (another run into this folder)
-            failed += 1
-            rows.append((record.id, len(record.sequence), None, None, 0.0, "-",
-                         f"failed: {_other_outputs_message(existing, record.id)}"))
-            continue
-        if record.modified:  # U folded as C, B as X ...: said on stderr and kept in the JSON
-            where = f"{args.input}: " if args.input else ""
-            print(f"foldlite fold: warning: {where}record {record.id!r}: folded "
-                  f"{describe_modified(record.modified)}", file=sys.stderr, flush=True)
-        if not args.quiet:
-            print(f"[{index}] folding {record.id} ({len(record.sequence)} aa) ...", file=sys.stderr, flush=True)
-        tick = time.time()
-        try:
-            with warnings.catch_warnings():  # the warning above already said it, in the CLI's words
-                warnings.simplefilter("ignore", ModifiedResidueWarning)
-                predictions = fold_models(record.sequence, model=model, seed=args.seed,
-                                          num_models=args.num_models, record_id=record.id, keep_attention=False,
-                                          templates=library, modified=record.modified,
-                                          relax=args.relax)
-            if not args.overwrite and record_state(out, names, args.format)[0] == "done":
-                # another run into this folder finished the record meanwhile (same input, same files)
-                rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, predictions[0].ptm,
-                             time.time() - tick,
-                             _best_template(predictions[0]), "skipped (written meanwhile by another run)"))
-                continue
-            # rank 1 last: until its structure file exists the record reads as unfinished (record_state)
-            for prediction, file_name in reversed(list(zip(predictions, names))):
-                # an unfinished record's leftovers (no structure file yet) are ours to replace
-                write_prediction(prediction, out, name=file_name, fmt=args.format, plots=not args.no_plots,
-                                 overwrite=True, extra={"file_stem": file_name}, html=args.html)
-            relax_failures = [p.relax_info["status"] for p in predictions
-                              if p.relax_info.get("status", "ok") != "ok"]
-            failed += bool(relax_failures)  # the unrelaxed model was written; the record still counts as failed
-            status = f"relax {relax_failures[0]} (unrelaxed model written)" if relax_failures else "ok"
-            rows.append((record.id, len(record.sequence), predictions[0].mean_plddt, predictions[0].ptm,
-                         time.time() - tick, _best_template(predictions[0]), status))
-        except MemoryError:
-            failed += 1
-            rows.append((record.id, len(record.sequence), None, None, time.time() - tick, "-",
-                         "failed: out of memory"))
-        except Exception as error:  # one bad record must not stop the others; it is reported and counted
-            failed += 1
-            rows.append((record.id, len(record.sequence), None, None, time.time() - tick, "-",
-                         f"failed: {type(error).__name__}: {error}"))
+    bar = progress(len(lengths), "fold", "record", enabled=not args.quiet)
+    tasks = _tasks(args, records, bar)
+    if args.ray is not None:
+        folder = None
+        rows_iter = ray_rows(job, tasks, args.ray or None, args.workers)
+    elif (args.workers or 1) > 1:
+        folder = None
+        rows_iter = process_rows(job, tasks, args.workers)
+    else:
+        rows_iter = serial_rows(folder, tasks)
+    rows = []
+    try:
+        for row in rows_iter:
+            rows.append(row)
+            bar.update(note=f"{row.id} ({row.length} aa) {row.status} {row.seconds:.1f} s")
+    finally:
+        bar.close()
+        if rows:
+            write_summary(out, rows)
     if not args.quiet:
-        _print_table(rows, time.time() - started, out)
-    return EXIT_FAILED if failed else EXIT_OK
-
-
-def _best_template(prediction) -> str:
-    """'NAME NN%' of the best template used (the table's template column), or '-'."""
-    if not getattr(prediction, "templates", None):
-        return "-"
-    best = prediction.templates[0]
-    return f"{best['name']} {100 * best['identity']:.0f}%"
-
-
-def _print_table(rows, elapsed: float, out: Path) -> None:
-    width = max([len("id")] + [len(r[0]) for r in rows])
-    template_width = max([len("template")] + [len(r[5]) for r in rows])
-    print(f"{'id':<{width}}  {'length':>6}  {'pLDDT':>6}  {'pTM':>5}  {'time_s':>7}  "
-          f"{'template':<{template_width}}  status")
-    for record_id, length, plddt, ptm, seconds, template, status in rows:
-        plddt_text = f"{plddt:6.1f}" if plddt is not None else f"{'-':>6}"
-        ptm_text = f"{ptm:5.2f}" if ptm is not None else f"{'-':>5}"
-        print(f"{record_id:<{width}}  {length:>6}  {plddt_text}  {ptm_text}  {seconds:7.2f}  "
-              f"{template:<{template_width}}  {status}")
-    ok = sum(r[6] == "ok" for r in rows)
-    print(f"{ok}/{len(rows)} folded in {elapsed:.1f} s -> {out}")
+        print_table(rows, time.perf_counter() - started, out)
+    return EXIT_FAILED if any(row.failed for row in rows) else EXIT_OK
 
 
 # ------------------------------------------------------------------------------------------ evaluate

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
-from ..constants import DISTOGRAM_EDGES
+from ..constants import DISTOGRAM_CENTERS, DISTOGRAM_EDGES, DISTOGRAM_MAX
 from .safe_io import atomic_write_bytes
 
 FORMATS = ("pdb", "cif")
@@ -72,9 +73,12 @@ def record_state(directory: Path, names: list[str], fmt: str) -> tuple[str, Path
 
 def write_prediction(prediction, directory: Path, name: str | None = None, fmt: str = "pdb",
                      plots: bool = True, overwrite: bool = False, extra: dict | None = None,
-                     html: bool = False) -> dict[str, Path]:
+                     html: bool = False, full_distogram: bool = False) -> dict[str, Path]:
     """Write all files of one prediction; `name` defaults to the record id (made file-safe); with
     html=True also the <name>.html report, and <name>_unrelaxed.<fmt> for a relaxed prediction.
+    full_distogram: also keep the [L, L, 65] distance-bin probabilities in <name>_distogram.npz
+    (see distogram_arrays). The time spent making the files goes into prediction.timings["outputs"]
+    (and its "total") before the JSON is made, so the JSON's total is the record's time.
 
     Without `overwrite`, any existing file of this name (in either format) is an OutputExistsError.
     With it, the old files of this name that this call does not rewrite (the other format's structure,
@@ -92,21 +96,24 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
         raise OutputExistsError(f"{existing[0]} exists; pass overwrite=True (--overwrite) to replace it")
 
     # everything is made in memory first: an error here leaves the folder as it was
-    summary = prediction.summary()
-    summary["files"] = {kind: path.name for kind, path in paths.items()}
-    summary.update(extra or {})
-    contents = {"distogram": _distogram_npz(prediction)}
+    tick = time.perf_counter()
+    contents = {"distogram": _distogram_npz(prediction, full_distogram)}
     if plots:
         contents["plot"] = _figure_png(prediction)
     if html:  # the self-contained report (foldlite.io.report)
         contents["html"] = prediction.to_html().encode("utf-8")
-    contents["json"] = (json.dumps(summary, indent=1) + "\n").encode("utf-8")
     if unrelaxed is not None:  # the backbone model a relaxed one came from
         from .pdb import write_cif, write_pdb
 
         contents["unrelaxed"] = (write_pdb(unrelaxed) if fmt == "pdb" else write_cif(unrelaxed)).encode("utf-8")
     # the structure goes last: its presence marks a finished record (reruns skip it)
-    contents["structure"] = (prediction.to_pdb() if fmt == "pdb" else prediction.to_cif()).encode("utf-8")
+    structure = (prediction.to_pdb() if fmt == "pdb" else prediction.to_cif()).encode("utf-8")
+    _add_timing(prediction, "outputs", time.perf_counter() - tick)
+    summary = prediction.summary()
+    summary["files"] = {kind: path.name for kind, path in paths.items()}
+    summary.update(extra or {})
+    contents["json"] = (json.dumps(summary, indent=1) + "\n").encode("utf-8")
+    contents["structure"] = structure
 
     directory.mkdir(parents=True, exist_ok=True)
     # the old structure goes first, so that until the new one is written the record reads as unfinished
@@ -126,20 +133,45 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
     return paths
 
 
-def _distogram_npz(prediction) -> bytes:
-    buffer = io.BytesIO()
-    # float16 probabilities keep a 300-residue distogram at a few MB; contacts and SS ride along
-    arrays = {"distogram": prediction.distogram.astype(np.float16),
+def _add_timing(prediction, key: str, seconds: float) -> None:
+    """Add a stage's time to prediction.timings and keep its "total" the sum of the stages."""
+    timings = getattr(prediction, "timings", None)
+    if timings is None:
+        return
+    timings[key] = timings.get(key, 0.0) + seconds
+    timings["total"] = sum(v for k, v in timings.items() if k != "total")
+
+
+def distogram_arrays(prediction, full_distogram: bool = False) -> dict[str, np.ndarray]:
+    """What <name>_distogram.npz holds: by default the maps people look at, float16 [L, L] unless said.
+
+    `distance` (the network's expected Cβ distance, Å, the > 22 Å class counted as 22), `contacts`
+    (P(Cβ-Cβ < 8 Å)), `pae` (Å, of the model) and `ptm`, `ss3` [L, 3], `bin_edges`, `sequence`: 0.5 MB
+    for 300 residues. full_distogram adds the [L, L, 65] bin probabilities, `distogram` (the
+    network's) and `restrained_distogram` (template restraints mixed in, when used): 12 MB each at
+    300 residues, 47 MB each at 600, which a proteome run rarely needs (README "Folding a proteome").
+    """
+    centers = np.append(DISTOGRAM_CENTERS, DISTOGRAM_MAX)  # [65] Å, the overflow class at 22 Å
+    arrays = {"distance": (prediction.distogram @ centers).astype(np.float16),
               "contacts": prediction.contacts.astype(np.float16),
               "ss3": prediction.ss3_probs.astype(np.float16),
               "bin_edges": DISTOGRAM_EDGES, "sequence": np.array(prediction.sequence)}
     if getattr(prediction, "pae", None) is not None:
         arrays["pae"] = prediction.pae.astype(np.float16)  # [L, L] Å predicted distance error (foldlite.geometry.pae)
         arrays["ptm"] = np.float32(prediction.ptm)
-    if getattr(prediction, "restrained_distogram", None) is not None:
-        # what the geometry used once template restraints were mixed in (the network's own is `distogram`)
-        arrays["restrained_distogram"] = prediction.restrained_distogram.astype(np.float16)
-    np.savez_compressed(buffer, **arrays)
+    if full_distogram:
+        arrays["distogram"] = prediction.distogram.astype(np.float16)  # [L, L, 65]
+        restrained = getattr(prediction, "restrained_distogram", None)
+        if restrained is not None:  # what the geometry used once template restraints were mixed in
+            arrays["restrained_distogram"] = restrained.astype(np.float16)  # [L, L, 65]
+    return arrays
+
+
+def _distogram_npz(prediction, full_distogram: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    # not compressed: float16 probabilities shrink by only ~12 % under zlib, which took 0.8-1.2 s per
+    # 300-residue record (the whole fold takes about as long)
+    np.savez(buffer, **distogram_arrays(prediction, full_distogram))
     return buffer.getvalue()
 
 

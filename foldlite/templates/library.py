@@ -107,7 +107,7 @@ class Library:
 
     def cached(self, key: str, build):
         """The derived array `key`, built by build() on first use and kept with this library (the
-        search's k-mer index takes ~1 s to build for 4 M residues, so it is built once per library)."""
+        search's k-mer index takes ~0.2 s to build for 4 M residues, so it is built once per library)."""
         if key not in self.cache:
             self.cache[key] = build()
         return self.cache[key]
@@ -174,7 +174,7 @@ _LIBRARIES: dict[tuple, Library] = {}  # (resolved path, mtime, size) -> Library
 
 def cached_library(path: str | os.PathLike) -> Library:
     """load_library with a per-process cache: loading takes ~1 s and the first search builds a k-mer
-    index (~1 s) kept on the Library, so reusing it makes folding many sequences cheap. A file
+    index (~0.2 s) kept on the Library, so reusing it makes folding many sequences cheap. A file
     replaced on disk (new mtime or size) is loaded again."""
     path = Path(path).expanduser()
     if not path.is_file():

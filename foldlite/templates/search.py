@@ -2,10 +2,10 @@
 
 Three stages, a much simplified BLAST:
 
-1. Word hits: every library position is indexed by the 3-mer starting there (built once per Library,
-   ~1 s for 4 M residues, kept with the Library). Each query 3-mer is expanded to all 3-mers scoring
-   >= WORD_THRESHOLD against it with BLOSUM62 (BLAST's "neighbourhood words"); their library
-   positions are the hits.
+1. Word hits: every library position is indexed by the 3-mer starting there (built once per Library
+   by a radix sort, ~0.2 s for 4 M residues, kept with the Library). Each query 3-mer is expanded to
+   all 3-mers scoring >= WORD_THRESHOLD against it with BLOSUM62 (BLAST's "neighbourhood words");
+   their library positions are the hits.
 2. Two-hit diagonals and ungapped scores: hits are counted per (chain, diagonal); diagonals with at
    least two hits get the BLOSUM62 score of their best ungapped segment, computed for thousands of
    diagonals at once in numpy. A chain's prefilter score is its best diagonal. Exact k-mer counting
@@ -85,7 +85,7 @@ def _kmer_codes(residues: np.ndarray, valid_start: np.ndarray | None = None) -> 
 
 def kmer_index(library: Library) -> tuple[np.ndarray, np.ndarray]:
     """(starts [20^K + 1] int64, positions [H] int32): library rows whose k-mer has code c are
-    positions[starts[c]:starts[c + 1]]. Built once per library (Library.cached)."""
+    positions[starts[c]:starts[c + 1]]. Built once per library (Library.cached), ~0.2 s."""
     def build():
         rows = len(library.seq)
         # a k-mer may start at row r only if it ends inside the same chain
@@ -93,7 +93,9 @@ def kmer_index(library: Library) -> tuple[np.ndarray, np.ndarray]:
         valid_start = np.arange(rows) + K <= chain_end
         codes = _kmer_codes(library.seq, valid_start)  # [R - K + 1]
         keep = np.flatnonzero(codes >= 0)
-        order = np.argsort(codes[keep], kind="stable")
+        # codes < 20^3 = 8000 fit int16, which numpy sorts stably by radix sort in linear time: 0.1 s
+        # for the shipped library's 4.1 M rows against 0.5 s for a merge sort of int64 (issue 14)
+        order = np.argsort(codes[keep].astype(np.int16), kind="stable")
         positions = keep[order].astype(np.int32)  # grouped by code, by row within a code
         counts = np.bincount(codes[keep], minlength=_NUM_KMERS)
         starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)

@@ -1,0 +1,167 @@
+"""Folding one record of `foldlite fold` and writing its files: the same code for a serial run, each
+--workers process and each Ray actor, so that all three write identical files.
+
+A RecordFolder loads the model and the template library once (per process or actor) and then folds
+RecordTasks, one call each. A task carries its file name, chosen by the parent in input order, so the
+names do not depend on which worker finishes first. Files are written atomically, structure last
+(foldlite.io.outputs), so any number of workers can write into one folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """The run-wide options a worker needs (plain values: it travels to other processes and machines)."""
+
+    out: str
+    weights: str | None = None
+    device: str = "cpu"
+    templates: str = "auto"  # "auto", "none" or a library path
+    seed: int = 0
+    num_models: int = 1
+    fmt: str = "pdb"
+    plots: bool = True
+    html: bool = False
+    relax: bool = False
+    overwrite: bool = False
+    full_distogram: bool = False
+    threads: int | None = None  # torch threads per worker (None: torch's default)
+
+
+@dataclass(frozen=True)
+class RecordTask:
+    """One record: its place in the input, id, file name (stem), canonical sequence and substitutions."""
+
+    index: int
+    id: str
+    name: str
+    sequence: str
+    modified: tuple = ()
+
+
+@dataclass
+class RecordRow:
+    """What happened to one record: the table's row and summary.tsv's line."""
+
+    index: int
+    id: str
+    name: str
+    length: int
+    status: str  # "ok", "skipped (...)", "failed: ...", "relax failed: ... (unrelaxed model written)"
+    plddt: float | None = None
+    ptm: float | None = None
+    seconds: float = 0.0  # record_seconds: with one model, the JSON's timings_s.total
+    templates: tuple = ()  # "NAME NN%" of each template used, best first
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def failed(self) -> bool:
+        return self.status.startswith(("failed", "relax"))
+
+
+def record_names(name: str, num_models: int) -> list[str]:
+    return [name] if num_models == 1 else [f"{name}_rank_{k}" for k in range(1, num_models + 1)]
+
+
+def other_outputs_message(path: Path, record_id: str) -> str:
+    return (f"{path} exists from a run with other options (--format/--num-models); refolding record "
+            f"{record_id!r} would mix two predictions: pass --overwrite to replace its files, or choose another -o")
+
+
+def _template_labels(templates: list[dict]) -> tuple:
+    return tuple(f"{t['name']} {100 * t['identity']:.0f}%" for t in templates)
+
+
+def _row_from_json(task: RecordTask, path: Path, status: str) -> RecordRow:
+    """A finished record's row read back from its JSON (a rerun's summary still lists its scores)."""
+    row = RecordRow(task.index, task.id, task.name, len(task.sequence), status)
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        row.plddt, row.ptm = summary.get("mean_plddt"), summary.get("ptm")
+        row.templates = _template_labels(summary.get("templates") or [])
+    except (OSError, ValueError, TypeError, KeyError):
+        pass  # the structure file is what counts; a missing or odd JSON only leaves the scores empty
+    return row
+
+
+class RecordFolder:
+    """Model and library loaded once; fold(task) folds one record, writes its files, returns its row."""
+
+    def __init__(self, job: FoldJob):
+        import torch
+
+        from ..api import load_model
+        from ..templates.library import resolve_templates
+
+        if job.threads:
+            torch.set_num_threads(job.threads)
+        self.job = job
+        self.out = Path(job.out)
+        self.model = load_model(job.weights, job.device)
+        self.library = resolve_templates(job.templates)
+
+    def fold(self, task: RecordTask) -> RecordRow:
+        from ..api import ModifiedResidueWarning, fold_models
+        from ..io.outputs import record_state, write_prediction
+
+        job, names = self.job, record_names(task.name, self.job.num_models)
+        row = RecordRow(task.index, task.id, task.name, len(task.sequence), "ok")
+        state, existing = record_state(self.out, names, job.fmt)
+        if state == "done" and not job.overwrite:
+            return _row_from_json(task, self.out / f"{names[0]}.json", "skipped (done; --overwrite to refold)")
+        if state == "other" and not job.overwrite:  # appeared since the input was checked (another run)
+            row.status = f"failed: {other_outputs_message(existing, task.id)}"
+            return row
+        tick = time.perf_counter()
+        try:
+            with warnings.catch_warnings():  # the CLI already said it, in its own words
+                warnings.simplefilter("ignore", ModifiedResidueWarning)
+                predictions = fold_models(task.sequence, model=self.model, seed=job.seed,
+                                          num_models=job.num_models, record_id=task.id, keep_attention=False,
+                                          templates=self.library, modified=task.modified, relax=job.relax)
+            best = predictions[0]
+            row.plddt, row.ptm, row.templates = best.mean_plddt, best.ptm, _template_labels(best.templates)
+            if not job.overwrite and record_state(self.out, names, job.fmt)[0] == "done":
+                # another run into this folder finished the record meanwhile (same input, same files)
+                row.status, row.seconds = "skipped (written meanwhile by another run)", time.perf_counter() - tick
+                return row
+            # rank 1 last: until its structure file exists the record reads as unfinished (record_state)
+            for prediction, file_name in reversed(list(zip(predictions, names))):
+                # an unfinished record's leftovers (no structure file yet) are ours to replace
+                write_prediction(prediction, self.out, name=file_name, fmt=job.fmt, plots=job.plots,
+                                 overwrite=True, extra={"file_stem": file_name}, html=job.html,
+                                 full_distogram=job.full_distogram)
+            row.seconds = record_seconds(predictions)
+            failures = [p.relax_info["status"] for p in predictions if p.relax_info.get("status", "ok") != "ok"]
+            if failures:  # the unrelaxed model was written; the record still counts as failed
+                row.status = f"relax {failures[0]} (unrelaxed model written)"
+        except MemoryError:
+            row.status, row.seconds = "failed: out of memory", time.perf_counter() - tick
+        except Exception as error:  # one bad record must not stop the others; it is reported and counted
+            row.status, row.seconds = f"failed: {type(error).__name__}: {error}", time.perf_counter() - tick
+        return row
+
+
+def record_seconds(predictions) -> float:
+    """A record's time: the search and the network once, then geometry, relaxation and files per model.
+    For one model this is its JSON's timings_s.total (what the table shows)."""
+    first = predictions[0].timings
+    per_model = ("geometry", "relax", "outputs")
+    return first.get("templates", 0.0) + first.get("network", 0.0) + sum(
+        p.timings.get(key, 0.0) for p in predictions for key in per_model)
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per worker: the machine's cores divided among the workers (at least 1)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, workers))

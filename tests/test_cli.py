@@ -28,8 +28,9 @@ def test_fold_writes_every_output_and_they_parse(tmp_path, tiny_weights, capsys)
         assert summary["id"] == record and summary["length"] == length
         assert len(summary["plddt"]) == length and len(summary["secondary_structure"]) == length
         np.testing.assert_allclose(structure.confidence, summary["plddt"], atol=0.01)
-        with np.load(out / f"{record}_distogram.npz") as arrays:
-            assert arrays["distogram"].shape == (length, length, 65)
+        with np.load(out / f"{record}_distogram.npz") as arrays:  # the [L, L] maps (--full-distogram: more)
+            assert arrays["distance"].shape == arrays["contacts"].shape == arrays["pae"].shape == (length, length)
+            assert "distogram" not in arrays.files
         assert (out / f"{record}.png").read_bytes()[:4] == b"\x89PNG"
     table = capsys.readouterr().out
     assert "2/2 folded" in table and "p1" in table

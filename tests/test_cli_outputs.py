@@ -13,8 +13,8 @@ SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQ"
 
 
 def _snapshot(folder):
-    """name -> bytes of every file in folder."""
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """name -> bytes of every record file in folder (summary.tsv describes each run: it is rewritten)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "summary.tsv"}
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_leftovers_of_an_interrupted_record_are_replaced_as_a_whole(tmp_path, ti
     assert main(base + ["--seed", "5"]) == 0
     (out / "query.pdb").unlink()  # as if the run had been killed before its last file
     assert main(base + ["--no-plots"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["query.json", "query.pdb", "query_distogram.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["query.json", "query.pdb", "query_distogram.npz", "summary.tsv"]
     assert json.loads((out / "query.json").read_text())["seed"] == 0
 
 
@@ -120,7 +120,7 @@ def test_overwrite_replaces_every_file_of_the_record(tmp_path, tiny_weights):
     assert main(base) == 0
     assert main(base + ["--no-plots", "--seed", "4", "--overwrite"]) == 0
     # no figure of the old prediction beside the new one
-    assert sorted(p.name for p in out.iterdir()) == ["query.json", "query.pdb", "query_distogram.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["query.json", "query.pdb", "query_distogram.npz", "summary.tsv"]
     assert json.loads((out / "query.json").read_text())["seed"] == 4
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from .args import (EXIT_FAILED, EXIT_OK, UsageError, _new_output, _output_folder, _positive_float,
                    _positive_int, _seed)
 from .fold_summary import print_table, write_summary
-from .fold_worker import FoldJob, RecordFolder, RecordTask, default_threads, other_outputs_message, record_names
+from .fold_worker import (FoldJob, RecordFolder, RecordTask, default_threads, other_outputs_message,
+                          preload_library, record_names)
 
 # ---------------------------------------------------------------------------------------------- fold
 
@@ -125,12 +126,13 @@ def _run_fold(args) -> int:
     started = time.perf_counter()
     if args.ray is not None and args.input is None and Path(args.ray).is_file():
         args.input, args.ray = args.ray, ""  # `--ray in.fasta -o out`: the FASTA, not an address
+    job = _fold_job(args)
+    preload = preload_library(job.templates)  # beside the input check, the torch import and the model load
     lengths: list[int] = []
     records = _fold_records(args, lengths)
-    job = _fold_job(args)
     # model and library loaded here first, before anything is written: a missing or broken file is a
     # usage error (exit 2); with --workers or --ray each worker loads its own and this one is dropped
-    folder = RecordFolder(job)
+    folder = RecordFolder(job, preload)
     if not args.quiet:
         library = folder.library
         print(f"templates: {library.path or 'in-memory library'} ({len(library)} chains)" if library is not None
@@ -155,7 +157,10 @@ def _run_fold(args) -> int:
     finally:
         bar.close()
         if rows:
-            write_summary(out, rows)
+            try:
+                write_summary(out, rows)
+            except OSError as error:  # a full disk: the records' own files and the table still say it all
+                print(f"foldlite fold: warning: could not write {out / 'summary.tsv'}: {error}", file=sys.stderr)
     if not args.quiet:
         print_table(rows, time.perf_counter() - started, out)
     return EXIT_FAILED if any(row.failed for row in rows) else EXIT_OK
@@ -209,7 +214,7 @@ def _run_library(args) -> int:
         raise UsageError(f"{args.source}: no such chain set or folder")
     command = " ".join(["foldlite", "library", "build", args.source, "-o", str(args.out)]
                        + (["--split", args.split] if args.split else []))
-    report = build_library(args.source, out, split=args.split, command=command)
+    report = build_library(args.source, out, split=args.split, command=command, show_progress=True)
     print(report.format_report())
     return EXIT_OK
 
@@ -230,6 +235,7 @@ def _add_search(sub) -> None:
 
 def _run_search(args) -> int:
     from ..io.fasta import read_fasta_all
+    from ..progress import track
     from ..templates.library import default_library_path, load_library
     from ..templates.search import search_library
 
@@ -243,7 +249,8 @@ def _run_search(args) -> int:
     else:
         path = Path(args.library)
     library = load_library(path)
-    for record in records:
+    # the hits go to stdout, progress to stderr (a bar on a terminal, a line every 5 s otherwise)
+    for record in track(records, desc="search", unit="record", every_s=5.0):
         hits = search_library(record.sequence, library, args.method, max_hits=args.max_hits,
                               max_evalue=args.max_evalue)
         print(f"# {record.id} ({len(record.sequence)} aa): {len(hits)} hits in {path}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -97,7 +98,7 @@ def _row_from_json(task: RecordTask, path: Path, status: str) -> RecordRow:
 class RecordFolder:
     """Model and library loaded once; fold(task) folds one record, writes its files, returns its row."""
 
-    def __init__(self, job: FoldJob):
+    def __init__(self, job: FoldJob, preload: threading.Thread | None = None):
         import torch
 
         from ..api import load_model
@@ -108,6 +109,8 @@ class RecordFolder:
         self.job = job
         self.out = Path(job.out)
         self.model = load_model(job.weights, job.device)
+        if preload is not None:  # preload_library's thread: the library is ready (or failed: loaded again)
+            preload.join()
         self.library = resolve_templates(job.templates)
 
     def fold(self, task: RecordTask) -> RecordRow:
@@ -150,6 +153,31 @@ class RecordFolder:
         except Exception as error:  # one bad record must not stop the others; it is reported and counted
             row.status, row.seconds = f"failed: {type(error).__name__}: {error}", time.perf_counter() - tick
         return row
+
+
+def preload_library(templates: str) -> threading.Thread | None:
+    """Load the template library and build its search index in a thread, started before torch is
+    imported: reading the library (zlib) and sorting its index release the GIL, so on 2 cores they
+    overlap with the ~1 s torch import and the model load. The library lands in the per-process cache
+    (foldlite.templates.library.cached_library); join the thread before using it. Errors are left for
+    the main thread, which loads the library again and reports them."""
+    if templates.lower() == "none":
+        return None
+
+    def load():
+        try:
+            from ..templates.library import resolve_templates
+            from ..templates.search import warm_up
+
+            library = resolve_templates(templates)
+            if library is not None:
+                warm_up(library)
+        except Exception:  # noqa: BLE001 (reported by the main thread's own load)
+            pass
+
+    thread = threading.Thread(target=load, name="foldlite-library", daemon=True)
+    thread.start()
+    return thread
 
 
 def record_seconds(predictions) -> float:

@@ -78,7 +78,7 @@ def _run_data(args) -> int:
     out = _new_output(args.out, args.overwrite)
     if not Path(args.input_dir).is_dir():
         raise UsageError(f"{args.input_dir}: not a folder")
-    report = build_chainset(args.input_dir, out, min_length=args.min_length)
+    report = build_chainset(args.input_dir, out, min_length=args.min_length, show_progress=True)
     print(report.format_report())
     return EXIT_OK
 
@@ -106,6 +106,7 @@ def _add_benchmark(sub) -> None:
 def _run_benchmark(args) -> int:
     from ..api import load_model
     from ..evaluation.benchmark import format_summary, run_benchmark, select_chains
+    from ..progress import progress
     from ..data.chains import ChainSet
     from ..templates.library import default_library_path, load_library
 
@@ -134,8 +135,13 @@ def _run_benchmark(args) -> int:
           flush=True)
     if library is None:
         print("no structure library (--library): the nearest_template baseline is skipped", flush=True)
-    summary = run_benchmark(model, chainset, indices, Path(args.out), seed=args.seed,
-                            log=lambda m: print(m, flush=True), library=library)
+    # one line per chain (its scores) on stderr, or a bar with them as its note on a terminal
+    bar = progress(len(indices), "benchmark", "chain")
+    try:
+        summary = run_benchmark(model, chainset, indices, Path(args.out), seed=args.seed,
+                                log=lambda m: bar.update(note=m.split("] ", 1)[-1]), library=library)
+    finally:
+        bar.close()
     print(format_summary(summary))
     print(f"per-chain rows -> {args.out}")
     return EXIT_OK

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..io.pdb import STRUCTURE_SUFFIXES, StructureFileError, read_chains
 from ..io.safe_io import atomic_write_bytes
+from ..progress import track
 from ..constants import CHAIN_BREAK_CA_CA
 from ..tokenizer import STANDARD_RESIDUES
 from .dssp import assign_secondary_structure
@@ -70,13 +71,14 @@ def _is_structure_name(path: Path) -> bool:
 
 
 def build_chainset(input_dir: str | os.PathLike, output_path: str | os.PathLike,
-                   min_length: int = 20) -> BuildReport:
+                   min_length: int = 20, show_progress: bool = False) -> BuildReport:
     """Read every PDB/mmCIF file in ``input_dir`` and write the protein chains as a chain set.
 
     Each protein chain of the first model becomes one entry named ``<file stem>_<chain id>``;
     cluster is a running index (one per chain) and split is 0 (train) for all. Files and
     chains that cannot be used are listed in the report with the reason. The .npz is written
     atomically; raises ChainsetBuildError when no chain is usable (nothing is written).
+    show_progress: a bar (or lines) on stderr (foldlite.progress).
     """
     input_dir = Path(input_dir)
     report = BuildReport(output_path=str(output_path))
@@ -84,7 +86,7 @@ def build_chainset(input_dir: str | os.PathLike, output_path: str | os.PathLike,
         raise ChainsetBuildError(f"{input_dir}: not a directory")
 
     names, seqs, dssps, xyzs, centers, starts = [], [], [], [], [], []
-    for path in _structure_files(input_dir):
+    for path in track(_structure_files(input_dir), desc="data build", unit="file", enabled=show_progress):
         report.files_seen += 1
         if not _is_structure_name(path):
             report.skipped.append((path.name, "not a structure file (expected "

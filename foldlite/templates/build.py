@@ -12,6 +12,7 @@ import numpy as np
 
 from ..geometry.backbone import ideal_cb
 from ..io.safe_io import atomic_write_bytes
+from ..progress import track
 from .library import _CA_LIMIT, LIBRARY_FORMAT, MIN_LENGTH, CA_UNIT, CB_UNIT, LibraryError, _is_npz
 
 
@@ -45,7 +46,7 @@ def _encode(ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ca_int, np.clip(offset, -127, 127).astype(np.int8)
 
 
-def _from_chainset(path: Path, split: str | None, report: LibraryReport):
+def _from_chainset(path: Path, split: str | None, report: LibraryReport, show_progress: bool = False):
     """Yield (name, sequence bytes [L] uint8, Cα [L, 3], Cβ [L, 3], centre [3]) from a chain set."""
     from ..data.chains import ChainSet, ChainSetError
 
@@ -58,7 +59,7 @@ def _from_chainset(path: Path, split: str | None, report: LibraryReport):
         raise LibraryError(str(error)) from None
     except (OSError, ValueError, EOFError) as error:  # not an .npz, not a chain set, unknown split
         raise LibraryError(f"{path}: cannot use it as a chain set ({error})") from None
-    for index in indices:
+    for index in track(indices, desc="library build", unit="chain", enabled=show_progress):
         lo, hi = int(chainset.offsets[index]), int(chainset.offsets[index] + chainset.lengths[index])
         name = str(chainset.names[index])
         if hi - lo < MIN_LENGTH:
@@ -69,12 +70,12 @@ def _from_chainset(path: Path, split: str | None, report: LibraryReport):
         yield name, chainset.seq[lo:hi], xyz[:, 1], cb, chainset.center[index]
 
 
-def _from_folder(folder: Path, report: LibraryReport):
+def _from_folder(folder: Path, report: LibraryReport, show_progress: bool = False):
     """Same as _from_chainset, for every protein chain of every PDB/mmCIF file in a folder."""
     from ..data.build import _is_structure_name, _structure_files
     from ..io.pdb import STRUCTURE_SUFFIXES, StructureFileError, read_chains
 
-    for path in _structure_files(folder):
+    for path in track(_structure_files(folder), desc="library build", unit="file", enabled=show_progress):
         if not _is_structure_name(path):
             report.skipped.append((path.name, f"not a structure file (expected {', '.join(STRUCTURE_SUFFIXES)}, "
                                               "optionally .gz)"))
@@ -115,21 +116,23 @@ def _provenance(command: str | None, source: str, split: str | None) -> dict:
 
 
 def build_library(source: str | os.PathLike, output_path: str | os.PathLike,
-                  split: str | None = None, command: str | None = None) -> LibraryReport:
+                  split: str | None = None, command: str | None = None,
+                  show_progress: bool = False) -> LibraryReport:
     """Write a structure library from a chain-set .npz (optionally one split) or a folder of
     PDB/mmCIF files (every protein chain of the first model; unusable files are skipped with a
     reason in the report). The file is written atomically. Raises LibraryError when nothing is
     usable (nothing is written). command: how it was built (the CLI passes its command line), kept
-    in the library's provenance so that the file can be rebuilt."""
+    in the library's provenance so that the file can be rebuilt. show_progress: a bar (or lines) on
+    stderr (foldlite.progress)."""
     source = Path(source)
     report = LibraryReport(output_path=str(output_path), source=str(source))
     if source.is_dir():
         if split is not None:
             raise LibraryError(f"{source}: --split only applies to a chain-set .npz, not a folder")
-        chains = _from_folder(source, report)
+        chains = _from_folder(source, report, show_progress)
     elif source.is_file():
         report.source = f"{source} ({split or 'all'} chains)"
-        chains = _from_chainset(source, split, report)
+        chains = _from_chainset(source, split, report, show_progress)
     else:
         raise LibraryError(f"{source}: no such chain set or folder")
 

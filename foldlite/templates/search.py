@@ -104,6 +104,14 @@ def kmer_index(library: Library) -> tuple[np.ndarray, np.ndarray]:
     return library.cached("kmer_index", build)
 
 
+def warm_up(library: Library) -> None:
+    """Build every derived array a search uses (k-mer index, residue codes, residue -> chain), so the
+    first query does not pay for them (and they can be built ahead, in another thread)."""
+    kmer_index(library)
+    library.cached("residue_codes", lambda: _residue_codes(library.seq).astype(np.uint8))
+    library.residue_chain()
+
+
 def _word_hits(query_codes: np.ndarray, starts: np.ndarray, positions: np.ndarray):
     """(query positions [H], library rows [H]) of all neighbourhood-word hits; the threshold rises
     above WORD_THRESHOLD for long or repetitive queries until H <= HIT_BUDGET."""

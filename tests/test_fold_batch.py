@@ -1,0 +1,163 @@
+"""Many records: --workers N and --ray write the same files as a serial run, summary.tsv, progress output."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from foldlite.cli import main
+from foldlite.progress import BarProgress, PlainProgress, progress
+
+
+@pytest.fixture(scope="module")
+def fasta(tmp_path_factory, chainset):
+    """Three short test/valid chains (they find themselves in the sample library: templates used) and a
+    made-up sequence (none found), in an order that is not by length."""
+    order = np.argsort(chainset.lengths)
+    picks = [int(i) for i in order if 30 <= chainset.lengths[i] <= 60][:3]
+    records = {str(chainset.names[i]): chainset.sequence(i) for i in picks}
+    records["made_up"] = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKV"
+    path = tmp_path_factory.mktemp("batch") / "in.fasta"
+    path.write_text("".join(f">{name}\n{seq}\n" for name, seq in reversed(list(records.items()))))
+    return path, records
+
+
+def _fold(fasta_path, out, weights, library_path, *extra):
+    return main(["fold", str(fasta_path), "-o", str(out), "--weights", weights, "--templates", str(library_path),
+                 "--no-plots", "--threads", "1", *extra])
+
+
+def _files(out):
+    """What a run wrote, timings and summary.tsv aside (they say how long it took, not what it found)."""
+    files = {}
+    for path in sorted(out.iterdir()):
+        if path.suffix == ".json":
+            summary = json.loads(path.read_text())
+            summary.pop("timings_s")
+            files[path.name] = summary
+        elif path.suffix == ".npz":
+            with np.load(path) as arrays:
+                files[path.name] = {k: arrays[k].tobytes() for k in arrays.files}
+        elif path.name != "summary.tsv":
+            files[path.name] = path.read_bytes()
+    return files
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory, fasta, tiny_weights, library_path):
+    out = tmp_path_factory.mktemp("serial") / "out"
+    assert _fold(fasta[0], out, tiny_weights, library_path) == 0
+    return out
+
+
+def test_serial_run_used_templates_and_wrote_every_record(serial, fasta):
+    files = _files(serial)
+    assert {f"{name}.pdb" for name in fasta[1]} <= set(files)
+    assert any(files[f"{name}.json"]["templates"] for name in fasta[1])  # the library was searched
+
+
+def test_workers_write_the_same_files_as_a_serial_run(tmp_path, serial, fasta, tiny_weights, library_path):
+    out = tmp_path / "out"
+    assert _fold(fasta[0], out, tiny_weights, library_path, "--workers", "2") == 0
+    assert _files(out) == _files(serial)
+    assert (out / "summary.tsv").read_text().splitlines()[1:] != []
+
+
+def test_ray_writes_the_same_files_as_a_serial_run(tmp_path, serial, fasta, tiny_weights, library_path):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")  # a local Ray of 2 CPUs
+    try:
+        out = tmp_path / "out"
+        assert _fold(fasta[0], out, tiny_weights, library_path, "--ray") == 0
+    finally:
+        ray.shutdown()
+    assert _files(out) == _files(serial)
+
+
+def _summary(out):
+    return list(csv.DictReader(io.StringIO((out / "summary.tsv").read_text()), delimiter="\t"))
+
+
+def test_summary_lists_records_in_input_order_with_scores_failures_and_skips(tmp_path, fasta, tiny_weights,
+                                                                            library_path, monkeypatch):
+    import foldlite.api
+
+    fold_models = foldlite.api.fold_models
+
+    def failing(sequence, *args, record_id="query", **kwargs):
+        if record_id == "made_up":
+            raise RuntimeError("planted failure")
+        return fold_models(sequence, *args, record_id=record_id, **kwargs)
+
+    monkeypatch.setattr(foldlite.api, "fold_models", failing)
+    out = tmp_path / "out"
+    assert _fold(fasta[0], out, tiny_weights, library_path) == 1  # one record failed
+    rows = _summary(out)
+    names = list(reversed(list(fasta[1])))  # the FASTA's order
+    assert [r["id"] for r in rows] == names and [r["file"] for r in rows] == names
+    assert list(rows[0]) == ["id", "file", "length", "mean_plddt", "ptm", "templates", "seconds", "status", "error"]
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["made_up"]["status"] == "failed" and "planted failure" in by_id["made_up"]["error"]
+    assert by_id["made_up"]["mean_plddt"] == ""
+    for name, sequence in fasta[1].items():
+        row = by_id[name]
+        assert int(row["length"]) == len(sequence)
+        if name == "made_up":
+            continue
+        summary = json.loads((out / f"{name}.json").read_text())
+        assert row["status"] == "ok" and row["error"] == ""
+        assert float(row["mean_plddt"]) == pytest.approx(summary["mean_plddt"], abs=0.01)
+        assert float(row["seconds"]) == pytest.approx(summary["timings_s"]["total"], abs=1e-3)
+        assert row["templates"].split(", ")[0].split()[0] == summary["templates"][0]["name"]
+    # JSON timings add up: the stages sum to the total the table and the summary show
+    timings = json.loads((out / f"{names[1]}.json").read_text())["timings_s"]
+    assert sum(v for k, v in timings.items() if k != "total") == pytest.approx(timings["total"], abs=1e-3)
+
+    monkeypatch.setattr(foldlite.api, "fold_models", fold_models)
+    assert _fold(fasta[0], out, tiny_weights, library_path) == 0  # the rerun folds only the failed one
+    again = {r["id"]: r for r in _summary(out)}
+    assert again["made_up"]["status"] == "ok"
+    for name in fasta[1]:
+        if name != "made_up":
+            assert again[name]["status"] == "skipped" and "done" in again[name]["error"]
+            assert again[name]["mean_plddt"] == by_id[name]["mean_plddt"]  # read back from its JSON
+
+
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path, fasta, tiny_weights, library_path,
+                                                              capsys):
+    assert _fold(fasta[0], tmp_path / "out", tiny_weights, library_path) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fold: ")]
+    total = len(fasta[1])
+    assert [line.split()[1] for line in lines] == [f"{k}/{total}" for k in range(1, total + 1)]
+    assert all("record/s, ETA" in line for line in lines)
+    assert "\r" not in "".join(lines)  # no bar drawing in a log file
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_draws_a_bar_with_rate_and_eta_on_a_terminal():
+    pytest.importorskip("tqdm")
+    stream = _Terminal()
+    bar = progress(4, "fold", "record", stream=stream)
+    assert isinstance(bar, BarProgress)
+    for _ in range(4):
+        bar.update(note="x ok")
+    bar.close()
+    text = stream.getvalue()
+    assert "4/4" in text and "record/s" in text and "\r" in text
+    assert isinstance(progress(4, "fold", "record", stream=io.StringIO()), PlainProgress)
+
+
+def test_plain_progress_waits_between_lines_but_always_prints_the_last():
+    stream = io.StringIO()
+    bar = PlainProgress(100, "search", "record", stream, every_s=3600)
+    for _ in range(100):
+        bar.update()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("search: 1/100") and lines[1].startswith("search: 100/100")

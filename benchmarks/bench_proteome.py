@@ -1,6 +1,6 @@
 """Sequences per hour for many records: `foldlite fold` serial, with --workers N and on a local Ray.
 
-    python benchmarks/bench_proteome.py --count 1000 --modes serial,workers2,ray [--extra '--no-plots']
+    python benchmarks/bench_proteome.py --count 1000 --modes serial,workers2,ray [--extra=--no-plots]
         [--csv results/bench_proteome.csv] [--out results/bench_proteome.txt]
 
 Records: a seeded random choice of --count test-split chains of 50-500 residues (--lengths) from the

@@ -118,6 +118,16 @@ def _tasks(args, records, bar):
         yield RecordTask(index, record.id, name, record.sequence, tuple(record.modified))
 
 
+def _first_sequence(args) -> str | None:
+    """The first record's canonical sequence (no checks: pass 1 of _fold_records makes them)."""
+    from ..io.fasta import read_fasta
+    from ..tokenizer import normalize_sequence
+
+    if args.sequence is not None:
+        return normalize_sequence(args.sequence, args.id)
+    return next(iter(read_fasta(args.input)), None).sequence if args.input else None
+
+
 def _run_fold(args) -> int:
     from ..io.safe_io import remove_stale_temporaries
     from ..progress import progress
@@ -127,7 +137,9 @@ def _run_fold(args) -> int:
     if args.ray is not None and args.input is None and Path(args.ray).is_file():
         args.input, args.ray = args.ray, ""  # `--ray in.fasta -o out`: the FASTA, not an address
     job = _fold_job(args)
-    preload = preload_library(job.templates)  # beside the input check, the torch import and the model load
+    serial = args.ray is None and (args.workers or 1) == 1
+    # beside the input check, the torch import and the model load (and, folding here, the first search)
+    preload = preload_library(job.templates, (lambda: _first_sequence(args)) if serial else None)
     lengths: list[int] = []
     records = _fold_records(args, lengths)
     # model and library loaded here first, before anything is written: a missing or broken file is a
@@ -141,14 +153,14 @@ def _run_fold(args) -> int:
     remove_stale_temporaries(out)  # what a killed run left half-written (never a live run's files)
     bar = progress(len(lengths), "fold", "record", enabled=not args.quiet)
     tasks = _tasks(args, records, bar)
-    if args.ray is not None:
+    if serial:
+        rows_iter = serial_rows(folder, tasks)
+    elif args.ray is not None:
         folder = None
         rows_iter = ray_rows(job, tasks, args.ray or None, args.workers)
-    elif (args.workers or 1) > 1:
+    else:
         folder = None
         rows_iter = process_rows(job, tasks, args.workers)
-    else:
-        rows_iter = serial_rows(folder, tasks)
     rows = []
     try:
         for row in rows_iter:

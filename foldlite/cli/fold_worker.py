@@ -155,24 +155,29 @@ class RecordFolder:
         return row
 
 
-def preload_library(templates: str) -> threading.Thread | None:
-    """Load the template library and build its search index in a thread, started before torch is
-    imported: reading the library (zlib) and sorting its index release the GIL, so on 2 cores they
-    overlap with the ~1 s torch import and the model load. The library lands in the per-process cache
-    (foldlite.templates.library.cached_library); join the thread before using it. Errors are left for
-    the main thread, which loads the library again and reports them."""
+def preload_library(templates: str, first_sequence=None) -> threading.Thread | None:
+    """Load the template library, build its search index and (given first_sequence, a function that
+    returns the first record's canonical sequence) search that record's templates, in a thread started
+    before torch is imported: reading the library (zlib), sorting its index and most of the search are
+    numpy work that releases the GIL, so on 2 cores they overlap with the ~1 s torch import and the model
+    load. The library lands in the per-process cache (foldlite.templates.library.cached_library), the
+    hits in foldlite.templates.search's prefetch; join the thread before using either. Errors are left
+    for the main thread, which loads the library again and reports them."""
     if templates.lower() == "none":
         return None
 
     def load():
         try:
             from ..templates.library import resolve_templates
-            from ..templates.search import warm_up
+            from ..templates.search import prefetch_templates, warm_up
 
             library = resolve_templates(templates)
             if library is not None:
                 warm_up(library)
-        except Exception:  # noqa: BLE001 (reported by the main thread's own load)
+                sequence = first_sequence() if first_sequence is not None else None
+                if sequence:
+                    prefetch_templates(sequence, library)  # fold()'s defaults: the same search it makes
+        except Exception:  # noqa: BLE001 (reported by the main thread's own load or check)
             pass
 
     thread = threading.Thread(target=load, name="foldlite-library", daemon=True)

@@ -297,7 +297,29 @@ def find_templates(sequence: str, library: Library, max_templates: int = DEFAULT
     """
     if max_templates < 1:
         return []
+    key = _prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity)
+    if key in _PREFETCHED:  # found ahead by prefetch_templates (same arguments, same answer)
+        return _PREFETCHED.pop(key)
     # ask for a few more than needed: some may fail the coverage test
     hits = search_library(sequence, library, method, max_hits=3 * max_templates, max_evalue=max_evalue,
                           exclude_names=exclude_names, max_identity=max_identity)
     return [hit for hit in hits if hit.coverage >= min_coverage][:max_templates]
+
+
+
+_PREFETCHED: dict[tuple, list[Hit]] = {}  # find_templates' arguments -> its answer, used once
+
+
+def _prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity):
+    return (sequence, id(library), max_templates, min_coverage, max_evalue, tuple(exclude_names), max_identity)
+
+
+def prefetch_templates(sequence: str, library: Library, max_templates: int = DEFAULT_MAX_TEMPLATES,
+                       min_coverage: float = DEFAULT_MIN_COVERAGE, max_evalue: float = DEFAULT_MAX_EVALUE,
+                       exclude_names: Iterable[str] = (), max_identity: float | None = None) -> None:
+    """Run find_templates now and keep its answer for the same call later (used once, then dropped).
+    `foldlite fold` does this for its first record in a thread while torch is imported and the model
+    loaded; the caller makes sure the later call comes after this one returned."""
+    hits = find_templates(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity)
+    _PREFETCHED[_prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, exclude_names,
+                              max_identity)] = hits

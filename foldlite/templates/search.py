@@ -26,7 +26,7 @@ from ..tokenizer import STANDARD_RESIDUES, normalize_sequence
 from .alignment import KAPPA, LAMBDA, aligned_pairs, bit_score, evalue, make_aligner, score_matrix
 from .hits import Hit
 from .library import Library
-from .profile import profile_search
+from .profile import digital_library, profile_search
 
 K = 3  # k-mer length of the prefilter
 WORD_THRESHOLD = 12  # a library 3-mer is a hit for a query 3-mer when their BLOSUM62 score is >= this
@@ -110,6 +110,8 @@ def warm_up(library: Library) -> None:
     kmer_index(library)
     library.cached("residue_codes", lambda: _residue_codes(library.seq).astype(np.uint8))
     library.residue_chain()
+    if DEFAULT_SEARCH in ("both", "profile"):
+        digital_library(library)  # HMMER's copy of the sequences
 
 
 def _word_hits(query_codes: np.ndarray, starts: np.ndarray, positions: np.ndarray):
@@ -297,7 +299,8 @@ def find_templates(sequence: str, library: Library, max_templates: int = DEFAULT
     """
     if max_templates < 1:
         return []
-    key = _prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity)
+    key = _prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity,
+                        method)
     if key in _PREFETCHED:  # found ahead by prefetch_templates (same arguments, same answer)
         return _PREFETCHED.pop(key)
     # ask for a few more than needed: some may fail the coverage test
@@ -306,20 +309,23 @@ def find_templates(sequence: str, library: Library, max_templates: int = DEFAULT
     return [hit for hit in hits if hit.coverage >= min_coverage][:max_templates]
 
 
-
 _PREFETCHED: dict[tuple, list[Hit]] = {}  # find_templates' arguments -> its answer, used once
 
 
-def _prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity):
-    return (sequence, id(library), max_templates, min_coverage, max_evalue, tuple(exclude_names), max_identity)
+def _prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity,
+                  method):
+    return (sequence, id(library), max_templates, min_coverage, max_evalue, tuple(exclude_names), max_identity,
+            DEFAULT_SEARCH if method is None else method)
 
 
 def prefetch_templates(sequence: str, library: Library, max_templates: int = DEFAULT_MAX_TEMPLATES,
                        min_coverage: float = DEFAULT_MIN_COVERAGE, max_evalue: float = DEFAULT_MAX_EVALUE,
-                       exclude_names: Iterable[str] = (), max_identity: float | None = None) -> None:
+                       exclude_names: Iterable[str] = (), max_identity: float | None = None,
+                       method: str | None = None) -> None:
     """Run find_templates now and keep its answer for the same call later (used once, then dropped).
     `foldlite fold` does this for its first record in a thread while torch is imported and the model
     loaded; the caller makes sure the later call comes after this one returned."""
-    hits = find_templates(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity)
+    hits = find_templates(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity,
+                          method)
     _PREFETCHED[_prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, exclude_names,
-                              max_identity)] = hits
+                              max_identity, method)] = hits

@@ -34,6 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 DEFAULT_LENGTHS = "50,100,200,300,500,1000"
 FIELDS = ["length", "network_s", "network_peak_rss_mb", "network_rss_before_mb",
@@ -139,23 +140,12 @@ def measure(length: int, args) -> dict:
     return row
 
 
-def _cpu_name() -> str:
-    """platform.processor(), which is often empty or just 'x86_64' on Linux; /proc/cpuinfo names the model."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_description(threads: int | None) -> str:
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    return (f"machine: {_cpu_name()} ({platform.platform()}), "
+    return (f"machine: {cpu_name()} ({platform.platform()}), "
             f"{os.cpu_count()} CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads, "
             f"python {platform.python_version()}")
 

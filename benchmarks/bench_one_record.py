@@ -26,16 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 
 def pick_record(length: int) -> tuple[str, str]:
@@ -72,7 +63,7 @@ def main() -> None:
     import torch
 
     name, sequence = pick_record(args.length)
-    lines = [f"machine: {cpu_model()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
+    lines = [f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
              f"{torch.get_num_threads()} threads, python {platform.python_version()}; load average before "
              f"{os.getloadavg()[0]:.1f} (other work on the machine slows every number)",
              f"record: {name} ({len(sequence)} residues, test split); options: {args.extra or '(defaults)'}; "

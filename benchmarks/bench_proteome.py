@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_one_record import cpu_model  # noqa: E402
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 
 def pick_records(count: int, lengths: tuple[int, int], seed: int) -> list[tuple[str, str]]:
@@ -110,7 +110,7 @@ def main() -> None:
     low, high = (int(x) for x in args.lengths.split("-"))
     records = pick_records(args.count, (low, high), args.seed)
     residues = sum(len(s) for _, s in records)
-    lines = [f"machine: {cpu_model()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+    lines = [f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
              f"python {platform.python_version()}; load average before {os.getloadavg()[0]:.1f}",
              f"{len(records)} test-split chains of {low}-{high} residues (seed {args.seed}), {residues} residues, "
              f"mean length {residues / len(records):.0f}; fold options: {args.extra or '(defaults)'}",

@@ -14,32 +14,21 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import replace
 
 import torch
 
-from foldlite.data.chains import ChainSet, CropSampler
+from foldlite.data.chains import ChainSet
+from foldlite.training.sampler import CropSampler
 from foldlite.config import MODEL_RECIPES, TrainConfig
 from foldlite.model.network import FoldliteModel, count_parameters
 from foldlite.model.precision import cpu_bf16_is_fast
 from foldlite.training.train import collate, compute_losses
+from machine import cpu_name  # benchmarks/machine.py, beside this script
 
 RECIPES = MODEL_RECIPES
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or platform.machine()
 
 
 def time_steps(model, sampler, crop, batch_size, steps, warmup, bf16, compiled):

@@ -18,18 +18,25 @@ from foldlite.data.chains import ChainSet
 from foldlite.evaluation.benchmark import select_chains
 from foldlite.evaluation.metrics import tm_score
 from eval_templates import train_plus_split_library
-cs = ChainSet()
-lib = train_plus_split_library(Path(cs.path), 'valid', ROOT / 'runs' / 'eval_templates_cache', None)
-idx = select_chains(cs, 'valid', 40, 40, 300, seed=0)
-model = load_model(sys.argv[1])
-variants = {'sharp': (0.5, 1.0), 'sharper': (0.3, 0.7)}
-res = {k: [] for k in variants}
-for n, i in enumerate(idx):
-    ch = cs.chain(int(i))
-    for k, (s0, s1) in variants.items():
-        T.DISTANCE_SIGMA, T.DISTANCE_SIGMA_SLOPE = s0, s1
-        p = fold(ch.sequence, model=model, keep_attention=False, templates=lib, exclude_templates={ch.name},
-                 max_template_identity=0.95, template_evalue=0.1)
-        res[k].append(tm_score(p.structure.ca, ch.backbone[:, 1]).tm_score)
-    print(n, ch.name, ' '.join(f"{k}={v[-1]:.3f}" for k, v in res.items()), flush=True)
-print('all', ' '.join(f"{k}={np.mean(v):.3f}" for k, v in res.items()))
+
+
+def main():
+    cs = ChainSet()
+    lib = train_plus_split_library(Path(cs.path), 'valid', ROOT / 'runs' / 'eval_templates_cache', None)
+    idx = select_chains(cs, 'valid', 40, 40, 300, seed=0)
+    model = load_model(sys.argv[1])
+    variants = {'sharp': (0.5, 1.0), 'sharper': (0.3, 0.7)}
+    res = {k: [] for k in variants}
+    for n, i in enumerate(idx):
+        ch = cs.chain(int(i))
+        for k, (s0, s1) in variants.items():
+            T.DISTANCE_SIGMA, T.DISTANCE_SIGMA_SLOPE = s0, s1
+            p = fold(ch.sequence, model=model, keep_attention=False, templates=lib, exclude_templates={ch.name},
+                     max_template_identity=0.95, template_evalue=0.1)
+            res[k].append(tm_score(p.structure.ca, ch.backbone[:, 1]).tm_score)
+        print(n, ch.name, ' '.join(f"{k}={v[-1]:.3f}" for k, v in res.items()), flush=True)
+    print('all', ' '.join(f"{k}={np.mean(v):.3f}" for k, v in res.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,20 @@ def sample():
     return ChainSet(sample_chainset_path())
 
 
+def _tiny_train_config(**changes):
+    """A training config small enough for a test: batch 2, crops of 32, evaluation and checkpoint every 2 steps."""
+    from dataclasses import replace
+
+    from foldlite.config import TrainConfig
+
+    return replace(TrainConfig(), batch_size=2, crop_start=32, crop_end=32, eval_every=2, eval_chains=2,
+                   checkpoint_every=2, warmup_steps=2, **changes)
+
+
+def _quiet(*_):
+    pass
+
+
 def test_sample_has_only_valid_and_test_chains_and_stays_compact(sample):
     assert set(np.unique(sample.split)) == {1, 2}
     assert sample.xyz.dtype == np.int16 and sample.seq.dtype == np.uint8
@@ -67,17 +81,13 @@ def test_unknown_split_is_an_error(sample):
 
 
 def test_training_logs_checkpoints_and_resumes(tmp_path, tiny_trainset):
-    from dataclasses import replace
-
     from conftest import TINY_CONFIG
     from foldlite.model.checkpoint import read_checkpoint
-    from foldlite.config import TrainConfig
     from foldlite.training.train import train
 
-    config = replace(TrainConfig(), batch_size=2, crop_start=32, crop_end=32, eval_every=2, eval_chains=2,
-                     checkpoint_every=2, warmup_steps=2)
+    config = _tiny_train_config()
     out = tmp_path / "run"
-    quiet = lambda *_: None  # noqa: E731
+    quiet = _quiet
     train(out, data_path=tiny_trainset, max_steps=2, model_config=TINY_CONFIG, train_config=config, log=quiet)
     first = read_checkpoint(out / "last.pt")
     assert first["step"] == 2 and (out / "best.pt").exists()
@@ -121,17 +131,13 @@ def test_training_continues_from_shipped_style_weights(tmp_path, tiny_trainset, 
 
 def test_weight_average_is_validated_shipped_and_resumed(tmp_path, tiny_trainset):
     """--ema-decay: best.pt/last.pt offer the averaged weights, log both, and a resume continues both."""
-    from dataclasses import replace
-
     from conftest import TINY_CONFIG
     from foldlite.model.checkpoint import model_from_checkpoint, read_checkpoint
-    from foldlite.config import TrainConfig
     from foldlite.training.train import train
 
-    config = replace(TrainConfig(), batch_size=2, crop_start=32, crop_end=32, eval_every=2, eval_chains=2,
-                     checkpoint_every=2, warmup_steps=1, ema_decay=0.5)
+    config = _tiny_train_config(ema_decay=0.5)
     out = tmp_path / "ema"
-    quiet = lambda *_: None  # noqa: E731
+    quiet = _quiet
     train(out, data_path=tiny_trainset, max_steps=3, model_config=TINY_CONFIG, train_config=config, log=quiet)
     state = read_checkpoint(out / "last.pt")
     key = "trunk.embed.weight"
@@ -150,19 +156,14 @@ def test_weight_average_is_validated_shipped_and_resumed(tmp_path, tiny_trainset
 
 
 def test_a_stop_file_ends_the_run_cleanly_and_is_consumed(tmp_path, tiny_trainset):
-    from dataclasses import replace
-
     from conftest import TINY_CONFIG
     from foldlite.model.checkpoint import read_checkpoint
-    from foldlite.config import TrainConfig
     from foldlite.training.train import STOP_FILE, train
 
-    config = replace(TrainConfig(), batch_size=2, crop_start=32, crop_end=32, eval_every=2, eval_chains=2,
-                     checkpoint_every=2, warmup_steps=2)
     out = tmp_path / "run"
-    quiet = lambda *_: None  # noqa: E731
-    train(out, data_path=tiny_trainset, max_steps=2, model_config=TINY_CONFIG, train_config=config, log=quiet)
+    train(out, data_path=tiny_trainset, max_steps=2, model_config=TINY_CONFIG, train_config=_tiny_train_config(),
+          log=_quiet)
     (out / STOP_FILE).touch()
-    train(out, data_path=tiny_trainset, max_steps=1000, resume=True, log=quiet)  # would run 998 more steps
+    train(out, data_path=tiny_trainset, max_steps=1000, resume=True, log=_quiet)  # would run 998 more steps
     assert read_checkpoint(out / "last.pt")["step"] == 2
     assert not (out / STOP_FILE).exists()

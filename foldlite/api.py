@@ -149,8 +149,8 @@ class Prediction:
     distogram is the network's prediction (with the templates as its input when any were found).
     When template restraints were also mixed in (restrain_geometry), the structure was built from
     restrained_distogram (see foldlite.templates.restraints.combine) and pLDDT is computed from that same
-    distribution; otherwise restrained_distogram is None. The pLDDT calibration was fitted on
-    single-sequence folds. templates: one dict per template found (foldlite.templates.prepare.describe),
+    distribution; otherwise restrained_distogram is None. pLDDT is calibrated on valid folds of the
+    same kind (with template restraints or without; Calibration.for_fold). templates: one dict per template found (foldlite.templates.prepare.describe),
     best first; empty when none. modified_residues: the input residues folded as others
     (tokenizer.ModifiedResidue: U as C, O as K, B/Z/J as X), empty when none. pae [L, L] and ptm come
     from the distribution the geometry used and the built Cβ (foldlite.geometry.pae). After relax=True
@@ -353,8 +353,7 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
     starts = found.starts()
     templates_s += time.perf_counter() - tick
 
-    # without template restraints the distogram rarely says how the chain packs: pull it together
-    # to a globule's size without letting it overlap itself (see SINGLE_SEQUENCE_WEIGHTS)
+    # without template restraints, pull the chain to a globule's size (see SINGLE_SEQUENCE_WEIGHTS)
     weights = None if found.restrains else SINGLE_SEQUENCE_WEIGHTS
     predictions = []
     for k in range(num_models):
@@ -363,7 +362,8 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
         # so every seed really gives a different structure
         result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
                              clean_restarts=2 if k == 0 else 0, extra_starts=starts, weights=weights)
-        structure = _structure(result.coords, sequence, record_id, model.calibration, distogram)
+        structure = _structure(result.coords, sequence, record_id, model.calibration.for_fold(found.restrains),
+                               distogram)
         pae, ptm = predicted_errors(distogram, result.coords[:, 4])  # [L, L] Å, 0-1
         geometry_s = time.perf_counter() - tick
         predictions.append(Prediction(

@@ -58,6 +58,13 @@ class Calibration:
 
     raw: tuple[float, ...] = (0.0, 1.0)
     plddt: tuple[float, ...] = (0.0, 100.0)
+    # The map for folds whose geometry was restrained by templates, fitted on such folds: the same raw
+    # agreement means more there (the restraints come from a real structure). None: use this one.
+    restrained: "Calibration | None" = None
+
+    def for_fold(self, restrained: bool) -> "Calibration":
+        """The map for a fold with (restrained=True) or without template restraints."""
+        return self.restrained if restrained and self.restrained is not None else self
 
     def __call__(self, raw_scores: np.ndarray) -> np.ndarray:
         # Outside the fitted range the map runs linearly to the anchors raw 0 -> 0 and raw 1 -> 100 (a
@@ -71,13 +78,17 @@ class Calibration:
         return np.clip(np.interp(raw_scores, raw, np.maximum.accumulate(plddt)), 0.0, 100.0)
 
     def to_dict(self) -> dict:
-        return {"raw": list(self.raw), "plddt": list(self.plddt)}
+        data = {"raw": list(self.raw), "plddt": list(self.plddt)}
+        if self.restrained is not None:
+            data["restrained"] = self.restrained.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "Calibration":
         if not data:
             return cls()
-        return cls(tuple(float(v) for v in data["raw"]), tuple(float(v) for v in data["plddt"]))
+        return cls(tuple(float(v) for v in data["raw"]), tuple(float(v) for v in data["plddt"]),
+                   cls.from_dict(data["restrained"]) if data.get("restrained") else None)
 
 
 def fit_calibration(raw_scores: np.ndarray, true_lddt: np.ndarray, num_knots: int = 12) -> Calibration:

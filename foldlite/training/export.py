@@ -1,6 +1,7 @@
 """Training checkpoint -> shippable weights: no optimiser state, a fitted pLDDT calibration, a checksum."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -8,23 +9,32 @@ import numpy as np
 from ..model.checkpoint import FORMAT_VERSION, model_from_checkpoint, read_checkpoint, save_checkpoint, sha256_of
 
 KEEP_KEYS = ("format_version", "config", "train_config", "state_dict", "provenance")
+MIN_RESTRAINED_RESIDUES = 500  # fewer template-restrained residues than this: no separate map
 
 
-def calibration_data(model, chainset, indices, seed: int = 0):
-    """Raw confidence and true lDDT-Cα per residue of structures folded from the given chains."""
+def calibration_data(model, chainset, indices, seed: int = 0, restrained: bool = False):
+    """Raw confidence and true lDDT-Cα per residue of structures folded from the given chains.
+
+    restrained=False: single-sequence folds (the network's own distogram confidence). True: folds with
+    the shipped template library, the chain itself and >= 95 % identical hits excluded as in the
+    benchmarks; only the chains whose geometry the templates restrained count (the others are
+    single-sequence folds)."""
     from ..api import fold
-    from ..geometry.confidence import expected_lddt
+    from ..evaluation.benchmark import TEMPLATE_MAX_IDENTITY
     from ..evaluation.metrics import lddt_ca
+    from ..geometry.confidence import expected_lddt
 
-    raws, trues = [], []
+    raws, trues = [np.zeros(0)], [np.zeros(0)]
     for index in indices:
         chain = chainset.chain(int(index))
-        # single-sequence folds: the calibration maps the network's own distogram confidence
-        prediction = fold(chain.sequence, model=model, seed=seed, keep_attention=False, templates=None)
-        raw = expected_lddt(prediction.distogram, prediction.structure.cb)
-        _, per_residue = lddt_ca(prediction.structure.ca, chain.backbone[:, 1], per_residue=True)
-        raws.append(raw)
-        trues.append(per_residue)
+        options = ({"exclude_templates": (chain.name,), "max_template_identity": TEMPLATE_MAX_IDENTITY}
+                   if restrained else {"templates": None})
+        prediction = fold(chain.sequence, model=model, seed=seed, keep_attention=False, **options)
+        if restrained and prediction.restrained_distogram is None:
+            continue
+        used = prediction.restrained_distogram if restrained else prediction.distogram
+        raws.append(expected_lddt(used, prediction.structure.cb))
+        trues.append(lddt_ca(prediction.structure.ca, chain.backbone[:, 1], per_residue=True)[1])
     return np.concatenate(raws), np.concatenate(trues)
 
 
@@ -53,12 +63,21 @@ def export_weights(checkpoint_path, out_path, calibrate: bool = False, data_path
         raw, true = calibration_data(model, chainset, chosen)
         calibration = fit_calibration(raw, true)
         pearson = float(np.corrcoef(calibration(raw), true)[0, 1])
-        shipped["calibration"] = calibration.to_dict()
-        shipped["provenance"] = dict(shipped["provenance"], calibration={
-            "split": "valid", "chains": len(chosen), "residues": int(len(raw)),
-            "pearson_plddt_vs_lddt_valid": round(pearson, 4)})
+        record = {"split": "valid", "chains": len(chosen), "residues": int(len(raw)),
+                  "pearson_plddt_vs_lddt_valid": round(pearson, 4)}
         lines.append(f"calibrated on {len(chosen)} valid chains ({len(raw)} residues): "
                      f"Pearson r(pLDDT, lDDT-Cα) = {pearson:.3f}")
+        raw_t, true_t = calibration_data(model, chainset, chosen, restrained=True)
+        if len(raw_t) >= MIN_RESTRAINED_RESIDUES:
+            restrained = fit_calibration(raw_t, true_t)
+            calibration = replace(calibration, restrained=restrained)
+            pearson_t = float(np.corrcoef(restrained(raw_t), true_t)[0, 1])
+            record["restrained"] = {"residues": int(len(raw_t)), "pearson_plddt_vs_lddt_valid": round(pearson_t, 4),
+                                    "library": "shipped, the chain itself and >= 95 % copies excluded"}
+            lines.append(f"template-restrained folds of the same chains ({len(raw_t)} residues): "
+                         f"Pearson r = {pearson_t:.3f}")
+        shipped["calibration"] = calibration.to_dict()
+        shipped["provenance"] = dict(shipped["provenance"], calibration=record)
     save_checkpoint(shipped, out_path)
     digest = sha256_of(out_path)
     Path(str(out_path) + ".sha256").write_text(f"{digest}  {Path(out_path).name}\n")

@@ -23,3 +23,14 @@ def test_fit_calibration_ignores_non_finite_values_and_round_trips():
     calibration = fit_calibration(raw, true, num_knots=3)
     assert calibration.raw == pytest.approx((0.2, 0.6, 0.8))
     assert Calibration.from_dict(calibration.to_dict()) == calibration
+
+
+def test_template_restrained_folds_get_their_own_map_which_survives_a_round_trip():
+    single = Calibration((0.2, 0.6), (20.0, 60.0))
+    both = Calibration(single.raw, single.plddt, restrained=Calibration((0.2, 0.6), (40.0, 80.0)))
+    raw = np.array([0.2, 0.4, 0.6])
+    assert np.allclose(both.for_fold(False)(raw), single(raw))
+    assert np.allclose(both.for_fold(True)(raw), [40.0, 60.0, 80.0])
+    assert single.for_fold(True) is single  # weights without the second map use the one they have
+    assert Calibration.from_dict(both.to_dict()) == both
+    assert Calibration.from_dict(single.to_dict()) == single and "restrained" not in single.to_dict()

@@ -78,11 +78,16 @@ class BarProgress:
 
 
 class NoProgress:
+    """No progress lines; messages passed to write() (warnings) are still printed."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
     def update(self, n: int = 1, note: str = "") -> None:
         pass
 
     def write(self, text: str) -> None:
-        pass
+        print(text, file=self.stream, flush=True)
 
     def close(self) -> None:
         pass
@@ -93,7 +98,7 @@ def progress(total: int | None, desc: str, unit: str = "item", enabled: bool = T
     """A bar when `stream` (default stderr) is a terminal and tqdm is installed, else plain lines."""
     stream = sys.stderr if stream is None else stream
     if not enabled:
-        return NoProgress()
+        return NoProgress(stream)
     if getattr(stream, "isatty", lambda: False)():
         try:
             return BarProgress(total, desc, unit, stream)

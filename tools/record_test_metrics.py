@@ -43,7 +43,9 @@ def collect(results: Path) -> dict:
     test["benchmark"] = {
         "command": _command(bench),
         "mean_tm_single_sequence": _number(bench, r"\nfoldlite\s+\d+\s+([\d.]+)"),
-        "mean_tm_with_train_library_templates": _number(bench, r"\nfoldlite\+templates\s+\d+\s+([\d.]+)"),
+        "mean_tm_with_templates": _number(bench, r"\nfoldlite\+templates\s+\d+\s+([\d.]+)"),
+        "template_library": next((line.split(":", 1)[1].strip() for line in bench.splitlines()
+                                  if line.startswith("template library:")), "not stated"),
         "plddt_lddt_pearson": _number(bench, r"Pearson r over all residues:\s+([\d.]+)"),
     }
     ss = results / "ss_vs_reprof_test.txt"

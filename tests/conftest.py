@@ -33,6 +33,14 @@ def tiny_weights(tmp_path_factory, tiny_model) -> str:
 
 
 @pytest.fixture(scope="session")
+def model(tiny_weights):
+    """The tiny weights loaded as fold() takes them (foldlite.load_model)."""
+    import foldlite
+
+    return foldlite.load_model(tiny_weights)
+
+
+@pytest.fixture(scope="session")
 def chainset():
     """The sample chain set shipped in data/ (valid and test chains only)."""
     from foldlite.data.chains import ChainSet, sample_chainset_path

@@ -17,11 +17,6 @@ SEQ = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
 
 
 @pytest.fixture(scope="module")
-def model(tiny_weights):
-    return foldlite.load_model(tiny_weights)
-
-
-@pytest.fixture(scope="module")
 def relaxed(model):
     return foldlite.fold(SEQ, model=model, seed=1, templates=None, relax=True)
 

@@ -62,26 +62,20 @@ def test_full_atom_pdb_keeps_plddt_on_every_atom_and_reads_back(backbone, relaxe
     assert hydrogen[12:16].strip().startswith("H")
 
 
-def test_full_atom_pdb_reads_back_as_the_same_backbone(tmp_path, relaxed):
-    path = tmp_path / "relaxed.pdb"
-    path.write_text(write_pdb(relaxed.structure))
+@pytest.mark.parametrize("suffix", ["pdb", "cif"])
+def test_full_atom_model_reads_back_as_the_same_backbone(tmp_path, relaxed, suffix):
+    from foldlite.io.pdb import write_cif
+
+    path = tmp_path / f"relaxed.{suffix}"
+    path.write_text(write_pdb(relaxed.structure) if suffix == "pdb" else write_cif(relaxed.structure))
     back = read_structure(path)
     assert back.sequence == SEQUENCE
     np.testing.assert_allclose(back.coords[:, :4], relaxed.structure.coords[:, :4], atol=1e-3)
+    if suffix == "cif":
+        assert path.read_text().count("\nATOM ") == len(relaxed.structure.atoms.residue)
 
 
 def test_unknown_residue_fails_with_a_reason(backbone):
     odd = Structure(sequence="X" + SEQUENCE[1:], coords=backbone.coords)
     with pytest.raises(RelaxError, match="unknown residues"):
         relax_structure(odd)
-
-
-def test_full_atom_mmcif_reads_back(tmp_path, relaxed):
-    from foldlite.io.pdb import write_cif
-
-    path = tmp_path / "relaxed.cif"
-    path.write_text(write_cif(relaxed.structure))
-    back = read_structure(path)
-    assert back.sequence == SEQUENCE
-    np.testing.assert_allclose(back.coords[:, :4], relaxed.structure.coords[:, :4], atol=1e-3)
-    assert path.read_text().count("\nATOM ") == len(relaxed.structure.atoms.residue)

@@ -26,11 +26,6 @@ from foldlite.templates.library import resolve_templates
 
 
 @pytest.fixture(scope="module")
-def model(tiny_weights):
-    return foldlite.load_model(tiny_weights)
-
-
-@pytest.fixture(scope="module")
 def chain(chainset):
     """A short sample chain (fast to fold) that is in the library under its own name."""
     index = int(np.flatnonzero((chainset.lengths >= 50) & (chainset.lengths <= 70))[0])

@@ -40,6 +40,9 @@ def _add_train(sub) -> None:
                    help="keep an exponential moving average of the weights with this decay (e.g. 0.999); "
                         "the average is validated, selected and exported (default 0: off)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network for training")
+    p.add_argument("--grow-pair-blocks", type=_positive_int, default=None,
+                   help="with --init-from: append identity-initialised dilated blocks until the pair stack "
+                        "has this many (the loaded model's outputs are unchanged at the start)")
 
 
 def _run_train(args) -> int:
@@ -47,6 +50,8 @@ def _run_train(args) -> int:
 
     if args.recipe and (args.resume or args.init_from):
         raise UsageError("--recipe sets the network of a new run; --resume and --init-from keep their own")
+    if args.grow_pair_blocks and not args.init_from:
+        raise UsageError("--grow-pair-blocks grows the weights given with --init-from (a resumed run keeps its size)")
     overrides = {k: v for k, v in {"total_steps": args.total_steps, "crop_growth_steps": args.crop_growth_steps,
                                    "eval_every": args.eval_every, "seed": args.seed,
                                    "batch_size": args.batch_size, "crop_start": args.crop_start,
@@ -55,7 +60,8 @@ def _run_train(args) -> int:
                  if v is not None}
     train(args.out, data_path=args.data, minutes=args.minutes, max_steps=args.max_steps, resume=args.resume,
           init_from=args.init_from, overrides=overrides, threads=args.threads, templates=not args.no_templates,
-          model_config=MODEL_RECIPES[args.recipe or "base"], compile_model=args.compile)
+          model_config=MODEL_RECIPES[args.recipe or "base"], compile_model=args.compile,
+          pair_blocks=args.grow_pair_blocks)
     return EXIT_OK
 
 

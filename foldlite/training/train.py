@@ -27,6 +27,7 @@ from ..model.checkpoint import FORMAT_VERSION, model_from_checkpoint, read_check
 from ..model.network import FoldliteModel, count_parameters
 from ..model.precision import autocast_context, cpu_bf16_is_fast
 from . import distributed
+from .grow import add_pair_blocks, add_template_features
 from .losses import compute_losses
 from .sampler import CropSampler
 from .schedule import crop_length, learning_rate
@@ -42,19 +43,6 @@ VALIDATION_SEED = 12345
 CSV_FIELDS = ["step", "wall_s", "cpu_hours", "train_cpu_hours", "crop", "lr", "loss", "distogram_ce", "ss3_ce",
               "torsion_ce", "crops_per_s", "template_fraction", "valid_distogram_ce", "valid_lr_precision",
               "valid_q3", "raw_valid_distogram_ce", "raw_valid_lr_precision", "raw_valid_q3"]
-
-
-def add_template_features(model: FoldliteModel) -> FoldliteModel:
-    """A model without template features -> the same weights plus a zero-initialised template
-    embedding (outputs unchanged until training teaches it to use templates)."""
-    if model.config.pair.templates:
-        return model
-    config = replace(model.config, pair=replace(model.config.pair, templates=True))
-    upgraded = FoldliteModel(config)
-    missing, unexpected = upgraded.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(not key.startswith("pair_stack.template.") for key in missing):
-        raise RuntimeError(f"cannot add template features: missing {missing}, unexpected {unexpected}")
-    return upgraded
 
 
 def _validation_indices(chainset: ChainSet, config: TrainConfig) -> np.ndarray:
@@ -83,7 +71,7 @@ def _plain(value):
 
 
 def _start(out_dir: Path, resume: bool, init_from, model_config: ModelConfig | None,
-           train_config: TrainConfig | None, templates: bool, log):
+           train_config: TrainConfig | None, templates: bool, pair_blocks: int | None, log):
     """The run's model, train config and the checkpoint it starts from (None for a new run).
 
     resume: OUT/last.pt with its own config; init_from: a weights file (same model, step count and
@@ -106,6 +94,10 @@ def _start(out_dir: Path, resume: bool, init_from, model_config: ModelConfig | N
         if templates and not model.config.pair.templates:
             model = add_template_features(model)
             log("added template features (zero-initialised) to the loaded weights")
+        if pair_blocks and pair_blocks != model.config.pair.num_blocks:
+            log(f"pair stack grown from {model.config.pair.num_blocks} to {pair_blocks} blocks "
+                "(the new ones start as the identity)")
+            model = add_pair_blocks(model, pair_blocks)
         return model, train_config, state
     if last_path.exists():
         raise FileExistsError(f"{last_path} exists: pass --resume to continue it or choose another --out")
@@ -142,26 +134,27 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
           max_steps: int | None = None, resume: bool = False, init_from: str | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
           overrides: dict | None = None, threads: int | None = None, templates: bool = True,
-          compile_model: bool = False, log=_log) -> Path:
+          compile_model: bool = False, pair_blocks: int | None = None, log=_log) -> Path:
     """Train (or resume) into out_dir for `minutes` of wall time or `max_steps`; returns best.pt.
 
     templates: train the template pathway (weights without it gain a zero-initialised one, see
     add_template_features); False trains single-sequence mode only. A resumed run keeps its model.
     compile_model: run the training forward pass through torch.compile (inductor).
+    pair_blocks: with init_from, grow the loaded pair stack to this many blocks (add_pair_blocks).
     Started by torchrun, each process trains on its share (batch_size / processes) of every step's
     crops and rank 0 alone evaluates and writes (foldlite.training.distributed).
     """
     ranks = distributed.join()
     try:
         return _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, model_config,
-                      train_config, overrides, threads, templates, compile_model,
+                      train_config, overrides, threads, templates, compile_model, pair_blocks,
                       log if ranks.is_main else (lambda *_: None))
     finally:
         distributed.leave(ranks)
 
 
 def _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, model_config, train_config,
-           overrides, threads, templates, compile_model, log) -> Path:
+           overrides, threads, templates, compile_model, pair_blocks, log) -> Path:
     out_dir = Path(out_dir)
     chainset = ChainSet(data_path)  # before the run folder is made: a bad --data leaves nothing behind
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -172,7 +165,8 @@ def _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, mod
     program = "foldlite" if sys.argv[0].endswith(("__main__.py", "foldlite")) else sys.argv[0]
     command = " ".join([program] + [shlex.quote(a) for a in sys.argv[1:]])
 
-    model, train_config, state = _start(out_dir, resume, init_from, model_config, train_config, templates, log)
+    model, train_config, state = _start(out_dir, resume, init_from, model_config, train_config, templates,
+                                        pair_blocks, log)
     if overrides:  # run-time changes (e.g. a longer schedule when continuing) are recorded in the checkpoint
         train_config = replace(train_config, **overrides)
     config = train_config

@@ -97,7 +97,7 @@ def test_padded_batch_with_templates_equals_single_sequences():
 
 
 def test_adding_template_features_keeps_old_weights_outputs():
-    from foldlite.training.train import add_template_features
+    from foldlite.training.grow import add_template_features
 
     torch.manual_seed(2)
     old = FoldliteModel(replace(TINY_CONFIG, pair=replace(TINY_CONFIG.pair, templates=False))).eval()

@@ -35,6 +35,20 @@ def test_two_processes_train_identical_weights_and_resume(tmp_path, tiny_trainse
     assert [int(r["step"]) for r in rows] == [2, 4]  # one writer: no rank logs twice
     assert all(float(r["crops_per_s"]) > 0 and r["valid_lr_precision"] != "" for r in rows)
 
+    # the processes scored half the valid chains each; their summed totals give the numbers one
+    # process gets on all of them (the step-4 row was logged with the weights saved at step 4)
+    from foldlite.data.chains import ChainSet
+    from foldlite.evaluation.network import network_metrics
+    from foldlite.model.checkpoint import model_from_checkpoint
+    from foldlite.training.train import _validation_indices
+    from foldlite.config import TrainConfig
+
+    indices = _validation_indices(ChainSet(tiny_trainset), TrainConfig(**state["train_config"]))
+    assert len(indices) == 2
+    alone = network_metrics(model_from_checkpoint(state), ChainSet(tiny_trainset), indices)
+    for key, value in alone.items():
+        assert abs(float(rows[-1][key]) - value) < 2e-4, (key, rows[-1][key], value)
+
     second = run_torchrun(out, tiny_trainset, 6, "resume")
     assert second.returncode == 0, second.stderr[-3000:]
     resumed = read_checkpoint(out / "last.pt")

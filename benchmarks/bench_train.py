@@ -25,7 +25,8 @@ from foldlite.training.sampler import CropSampler
 from foldlite.config import MODEL_RECIPES, TrainConfig
 from foldlite.model.network import FoldliteModel, count_parameters
 from foldlite.model.precision import cpu_bf16_is_fast
-from foldlite.training.train import collate, compute_losses
+from foldlite.model.batch import collate
+from foldlite.training.losses import compute_losses
 from machine import cpu_name  # benchmarks/machine.py, beside this script
 
 RECIPES = MODEL_RECIPES

@@ -364,7 +364,7 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
                              clean_restarts=2 if k == 0 else 0, extra_starts=starts, weights=weights)
         structure = _structure(result.coords, sequence, record_id, model.calibration.for_fold(found.restrains),
                                distogram)
-        pae, ptm = predicted_errors(distogram, result.coords[:, 4])  # [L, L] Å, 0-1
+        pae, ptm = predicted_errors(distogram, result.coords[:, 4], model.calibration.pair)  # [L, L] Å, 0-1
         geometry_s = time.perf_counter() - tick
         predictions.append(Prediction(
             id=record_id, sequence=sequence, structure=structure, distogram=net.distogram,

@@ -1,7 +1,7 @@
 """Calibrate and measure the pairwise confidence (foldlite.geometry.pae): PAE against observed distance errors,
 pTM against true TM-score, for single-sequence and template folds.
 
-    python tools/calibrate_pae.py --split valid --limit 40 --fit      # choose the pTM map (valid only)
+    python tools/calibrate_pae.py --split valid --limit 40 --fit      # compare candidate pTM maps (valid only)
     python tools/calibrate_pae.py --split test --limit 50 -o results/pae_calibration_test.csv \
         --plot results/pae_calibration_test.png                       # report it
 
@@ -10,10 +10,12 @@ split + the chosen split's chains, the chain itself and >= 95 % identical hits e
 tools/eval_templates.py, so that same-cluster relatives can serve). For each fold: the raw pTM
 candidates (mean TM pair term over all pairs, its best row, mean pLDDT / 100), true TM-score, and for
 every residue pair i < j the predicted error PAE[i, j] beside the observed |d_true - d_model| of the
-Cβ-Cβ distance, collected in 1 Å bins of predicted error. --fit prints PTM_CALIBRATION knots for
-foldlite/geometry/pae.py (fitted raw -> true TM with foldlite.geometry.confidence.fit_calibration). The per-fold CSV
-and the pair bins (<out>.bins.npz) are kept: --rescore reads them back instead of folding and applies
-the PTM_CALIBRATION now in foldlite/pae.py (the folds and raw scores do not depend on it).
+Cβ-Cβ distance, collected in 1 Å bins of predicted error. The PAE and pTM maps applied are the ones the
+weights file carries (`foldlite export --calibrate` fits them on valid folds; older files get the
+module's maps, foldlite.geometry.pae). --fit prints a map per raw pTM candidate and the pair maps
+fitted on these folds, as export would. The per-fold CSV and the pair bins (<out>.bins.npz) are kept:
+--rescore reads them back instead of folding and applies the weights' maps (the folds and raw scores
+do not depend on them).
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,8 +37,8 @@ from foldlite.evaluation.benchmark import TEMPLATE_MAX_IDENTITY, select_chains  
 from foldlite.data.chains import ChainSet  # noqa: E402
 from foldlite.geometry.confidence import fit_calibration  # noqa: E402
 from foldlite.evaluation.metrics import tm_score  # noqa: E402
-from foldlite.geometry.pae import (FAR_DISTANCE, PAE_CALIBRATION, PTM_CALIBRATION, calibrate_pae,  # noqa: E402
-                                   calibrate_ptm, pairwise_errors, raw_ptm)
+from foldlite.geometry.pae import (FAR_DISTANCE, PairErrorSamples, calibrate_pae, calibrate_ptm,  # noqa: E402
+                                   pairwise_errors, raw_ptm)
 
 ERROR_BINS = np.arange(0.0, 21.0, 1.0)  # Å, predicted-error bin edges (last bin open)
 MIN_PAIRS_PER_KNOT = 50  # a PAE bin with fewer pairs gives no knot
@@ -52,7 +53,7 @@ def _length_range(text: str) -> tuple[int, int]:
     return low, high
 
 
-def measure_fold(prediction, chain, bins: dict) -> dict:
+def measure_fold(prediction, chain, bins: dict, pae_knots: dict) -> dict:
     """Raw scores and true TM of one fold; adds its pairs to bins[key] = [count, sum_obs, sum_pred] (BIN_KEYS)."""
     distogram = (prediction.restrained_distogram if prediction.restrained_distogram is not None
                  else prediction.distogram)
@@ -63,7 +64,7 @@ def measure_fold(prediction, chain, bins: dict) -> dict:
     built = built_full[upper]  # [P] Å
     true = np.linalg.norm(chain.cb[:, None] - chain.cb[None], axis=-1)[upper]  # [P] Å
     observed, predicted = np.abs(true - built), pae[upper]
-    shown = calibrate_pae(pae, built_full)[upper]  # [P] Å, the PAE fold() reports
+    shown = calibrate_pae(pae, built_full, pae_knots)[upper]  # [P] Å, the PAE fold() reports
     near, everything = built < FAR_DISTANCE, np.ones_like(built, bool)
     for key, values, keep in (("raw_all", predicted, everything), ("raw_near", predicted, near),
                               ("raw_far", predicted, ~near), ("calibrated_all", shown, everything),
@@ -138,15 +139,17 @@ def main() -> int:
     if args.rescore:
         with open(out) as handle:
             rows = [{k: (v if k in ("name", "mode") else float(v)) for k, v in r.items()} for r in csv.DictReader(handle)]
+        maps = load_model().calibration.pair
         for row in rows:
-            row["ptm"] = float(calibrate_ptm(row["raw_mean"]))
+            row["ptm"] = float(calibrate_ptm(row["raw_mean"], maps.ptm))
         with np.load(bins_path) as saved:
             bins = {key: saved[key] for key in saved.files}
-        return report(rows, bins, args, len({r["name"] for r in rows}))
+        return report(rows, bins, args, len({r["name"] for r in rows}), maps)
     chainset = ChainSet(args.data)
     library = train_plus_split_library(Path(chainset.path), args.split, Path(args.cache_dir), None)
     indices = select_chains(chainset, args.split, args.limit, *args.lengths, seed=args.seed)
     model = load_model()
+    maps = model.calibration.pair  # the maps this weights file carries (foldlite.geometry.pae)
     rows, bins = [], {}
     for count, index in enumerate(indices, start=1):
         chain = chainset.chain(int(index))
@@ -155,13 +158,13 @@ def main() -> int:
                                              "max_template_identity": TEMPLATE_MAX_IDENTITY})):
             prediction = fold(chain.sequence, model=model, seed=args.seed, keep_attention=False, **options)
             row = {"name": chain.name, "length": len(chain.sequence), "mode": mode,
-                   **measure_fold(prediction, chain, bins)}
-            row["ptm"] = float(calibrate_ptm(row["raw_mean"]))
+                   **measure_fold(prediction, chain, bins, maps.pae_knots)}
+            row["ptm"] = float(calibrate_ptm(row["raw_mean"], maps.ptm))
             rows.append(row)
             print(f"[{count}/{len(indices)}] {chain.name} {mode} TM {row['tm']:.3f} pTM {row['ptm']:.3f} "
                   f"raw {row['raw_mean']:.3f} best-row {row['raw_best_row']:.3f} pLDDT {row['plddt']:.3f}", flush=True)
         save(rows, bins, out, bins_path)  # after every chain: a stopped run keeps what it measured
-    return report(rows, bins, args, len(indices))
+    return report(rows, bins, args, len(indices), maps)
 
 
 def save(rows: list[dict], bins: dict, out: Path, bins_path: Path) -> None:
@@ -173,11 +176,10 @@ def save(rows: list[dict], bins: dict, out: Path, bins_path: Path) -> None:
     np.savez(bins_path, **bins)
 
 
-def report(rows: list[dict], bins: dict, args, chains: int) -> int:
+def report(rows: list[dict], bins: dict, args, chains: int, maps) -> int:
     out = Path(args.out)
     tm = np.array([r["tm"] for r in rows])
-    print(f"{len(rows)} folds of {chains} {args.split} chains; PTM_CALIBRATION in use: {PTM_CALIBRATION}; "
-          f"PAE_CALIBRATION in use: {PAE_CALIBRATION}")
+    print(f"{len(rows)} folds of {chains} {args.split} chains; the weights' maps in use: {maps.to_dict()}")
     for subset in ("all", "single", "templates"):
         chosen = [r for r in rows if subset == "all" or r["mode"] == subset]
         print(f"Pearson r with true TM ({subset}, {len(chosen)} folds): "
@@ -195,15 +197,12 @@ def report(rows: list[dict], bins: dict, args, chains: int) -> int:
             calibration = fit_calibration(np.array([r[candidate] for r in rows]), tm, num_knots=8)
             knots = (tuple(round(x, 4) for x in calibration.raw), tuple(round(y / 100, 4) for y in calibration.plddt))
             print(f"fit {candidate}: knots {knots}")
-        pae_knots = {}
-        for regime in ("near", "far"):
-            count, observed, predicted = bins[f"raw_{regime}"]
-            keep = count >= MIN_PAIRS_PER_KNOT
-            # pair-weighted isotonic fit: a bin of one odd chain must not lift every bin after it
-            fitted = isotonic_regression(observed[keep] / count[keep], weights=count[keep]).x
-            pae_knots[regime] = (tuple(round(float(x), 2) for x in predicted[keep] / count[keep]),
-                                 tuple(round(float(y), 2) for y in fitted))
-        print(f"fit PAE_CALIBRATION: {pae_knots}")
+        # the same fit `foldlite export --calibrate` stores in a weights file (foldlite.geometry.pae)
+        samples = PairErrorSamples()
+        samples.bins = {"near": bins["raw_near"], "far": bins["raw_far"]}
+        samples.raw_ptm, samples.tm = [r["raw_mean"] for r in rows], [r["tm"] for r in rows]
+        fitted, names = samples.fit()
+        print(f"fit of the pair maps ({', '.join(names)}): {fitted.to_dict()}")
     if args.plot:
         plot(rows, bins, args.plot)
         print(f"plot -> {args.plot}")

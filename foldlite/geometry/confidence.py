@@ -8,11 +8,13 @@ calibration fitted on the valid split (true lDDT-Cα of predicted structures; `f
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..constants import DISTOGRAM_EDGES, LDDT_THRESHOLDS
+from .monotone import equal_count_knots
+from .pae import PairCalibration
 from .vectors import pairwise_distances
 
 INCLUSION_RADIUS = 15.0  # Å
@@ -61,6 +63,9 @@ class Calibration:
     # The map for folds whose geometry was restrained by templates, fitted on such folds: the same raw
     # agreement means more there (the restraints come from a real structure). None: use this one.
     restrained: "Calibration | None" = None
+    # PAE and pTM maps fitted with the same weights (foldlite.geometry.pae); files from before they were
+    # stored get the module's maps
+    pair: PairCalibration = field(default_factory=PairCalibration)
 
     def for_fold(self, restrained: bool) -> "Calibration":
         """The map for a fold with (restrained=True) or without template restraints."""
@@ -80,7 +85,8 @@ class Calibration:
     def to_dict(self) -> dict:
         data = {"raw": list(self.raw), "plddt": list(self.plddt)}
         if self.restrained is not None:
-            data["restrained"] = self.restrained.to_dict()
+            data["restrained"] = {k: v for k, v in self.restrained.to_dict().items() if k != "pair"}
+        data["pair"] = self.pair.to_dict()
         return data
 
     @classmethod
@@ -88,26 +94,12 @@ class Calibration:
         if not data:
             return cls()
         return cls(tuple(float(v) for v in data["raw"]), tuple(float(v) for v in data["plddt"]),
-                   cls.from_dict(data["restrained"]) if data.get("restrained") else None)
+                   cls.from_dict(data["restrained"]) if data.get("restrained") else None,
+                   PairCalibration.from_dict(data.get("pair")))
 
 
 def fit_calibration(raw_scores: np.ndarray, true_lddt: np.ndarray, num_knots: int = 12) -> Calibration:
     """Fit raw -> 100 * true lDDT: means in `num_knots` equal-count bins, made monotone by isotonic
-    regression (pool adjacent violators, weighted by bin size); each pooled knot sits at the mean
-    raw score of its residues."""
-    from scipy.optimize import isotonic_regression
-
-    raw_scores = np.asarray(raw_scores, dtype=np.float64)
-    true_lddt = np.asarray(true_lddt, dtype=np.float64)
-    keep = np.isfinite(raw_scores) & np.isfinite(true_lddt)
-    raw_scores, true_lddt = raw_scores[keep], true_lddt[keep]
-    order = np.argsort(raw_scores)
-    groups = [g for g in np.array_split(order, num_knots) if len(g)]
-    xs = np.array([raw_scores[g].mean() for g in groups])
-    ys = np.array([true_lddt[g].mean() * 100 for g in groups])
-    counts = np.array([len(g) for g in groups], dtype=np.float64)
-    fit = isotonic_regression(ys, weights=counts, increasing=True)
-    bounds = list(zip(fit.blocks[:-1], fit.blocks[1:]))  # [start, end) of each pooled block
-    knots_x = [float(np.average(xs[a:b], weights=counts[a:b])) for a, b in bounds]
-    knots_y = [float(fit.x[a]) for a, _ in bounds]
-    return Calibration(tuple(knots_x), tuple(knots_y))
+    regression (foldlite.geometry.monotone)."""
+    knots_x, knots_y = equal_count_knots(raw_scores, 100.0 * np.asarray(true_lddt, dtype=np.float64), num_knots)
+    return Calibration(knots_x, knots_y)

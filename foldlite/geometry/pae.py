@@ -10,22 +10,25 @@ error (which needs a learned head). The "> 22 Å" class is placed at max(d_built
 error only where the model puts a pair closer than 22 Å; two residues the model keeps far apart and
 the distogram also puts beyond 22 Å count as agreeing.
 
-The raw expectation is then mapped to the error actually observed (PAE_CALIBRATION, fitted on the
-valid split): separately for pairs the model puts closer than 22 Å, where the distogram sees the
+The raw expectation is then mapped to the error actually observed (PairCalibration, fitted on the
+valid split with the weights it ships in; PAE_CALIBRATION for weights files that hold none): separately for pairs the model puts closer than 22 Å, where the distogram sees the
 true distance, and for pairs it puts further apart, where the distogram's "> 22 Å" class cannot say
 by how much it is wrong (raw PAE near 0 there came with ~3.5 Å of observed error).
 
 pTM: TM-score's pair term 1 / (1 + (e / d0(L))^2) averaged under the distogram gives, per pair, the
 chance-weighted TM contribution of that model distance; its mean over residue pairs is the raw
 score, mapped to a predicted TM-score by a monotone piecewise-linear calibration fitted on the
-valid split (PTM_CALIBRATION, tools/calibrate_pae.py). Pearson r against true TM-score on the test
+valid split (PairCalibration; `foldlite export --calibrate` fits both maps). Pearson r against true TM-score on the test
 split is in the README.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
 from ..constants import DISTOGRAM_CENTERS, DISTOGRAM_MAX
+from .monotone import equal_count_knots
 
 ROW_CHUNK = 128  # rows of the [L, L, 65] distogram handled at once: bounds memory at long L
 
@@ -79,7 +82,8 @@ def raw_ptm(tm_term: np.ndarray) -> float:
     return float((tm_term.sum() - np.trace(tm_term)) / (length * (length - 1)))
 
 
-# raw pTM -> TM-score knots, fitted on the valid split with the shipped weights (17c6c4a5691a): 80 folds
+# The maps for weights files without their own (PairCalibration.from_dict(None)). raw pTM -> TM-score
+# knots, fitted on the valid split with the weights of 17c6c4a5691a (also bd9e0493cd76, dd1d588a7dc9): 80 folds
 # of 40 chains (40-200 residues), single sequence and with templates, `python tools/calibrate_pae.py
 # --split valid --limit 40 --lengths 40-200 --fit` (results/pae_calibration_valid.txt). PAE_CALIBRATION
 # below comes from the same run.
@@ -130,8 +134,88 @@ def calibrate_pae(raw: np.ndarray, built: np.ndarray, knots=PAE_CALIBRATION) -> 
     return calibrated
 
 
-def predicted_errors(distogram_probs: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, float]:
+MIN_PAIRS_PER_KNOT = 50  # a 1 Å bin of raw PAE with fewer pairs gives no knot
+MIN_FOLDS_PTM = 20  # folds needed to fit the pTM map
+ERROR_BIN_EDGES = np.arange(0.0, 21.0, 1.0)  # Å, raw PAE bins of the fit (the last one open)
+
+
+@dataclass(frozen=True)
+class PairCalibration:
+    """The two maps of the pairwise confidence: raw pTM -> TM-score, raw PAE -> observed error (Å)
+    per regime of model distance. Weights files carry their own (calibration["pair"]); files from
+    before that get the module's PTM_CALIBRATION and PAE_CALIBRATION."""
+
+    ptm: tuple = PTM_CALIBRATION
+    pae_near: tuple = PAE_CALIBRATION["near"]
+    pae_far: tuple = PAE_CALIBRATION["far"]
+
+    @property
+    def pae_knots(self) -> dict:
+        return {"near": self.pae_near, "far": self.pae_far}
+
+    def to_dict(self) -> dict:
+        return {name: [list(map(float, xs)), list(map(float, ys))]
+                for name, (xs, ys) in (("ptm", self.ptm), ("pae_near", self.pae_near), ("pae_far", self.pae_far))}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "PairCalibration":
+        if not data:
+            return cls()
+        return cls(**{name: (tuple(map(float, data[name][0])), tuple(map(float, data[name][1])))
+                      for name in ("ptm", "pae_near", "pae_far")})
+
+
+class PairErrorSamples:
+    """What a pair-calibration fit needs from folds of known structures: per regime, the count, summed
+    observed error and summed raw PAE of residue pairs in 1 Å bins of raw PAE; per fold, raw pTM and
+    the true TM-score."""
+
+    def __init__(self):
+        self.bins = {regime: np.zeros((3, len(ERROR_BIN_EDGES))) for regime in ("near", "far")}
+        self.raw_ptm: list[float] = []
+        self.tm: list[float] = []
+
+    def add(self, distogram_probs: np.ndarray, built_cb: np.ndarray, true_cb: np.ndarray, tm: float) -> None:
+        """One fold: distogram [L, L, 65] it was built from, its Cβ [L, 3] Å, the true Cβ [L, 3] Å
+        (NaN rows are skipped) and its true TM-score."""
+        pae, tm_term = pairwise_errors(distogram_probs, built_cb)
+        i, j = np.triu_indices(len(built_cb), 1)
+        built = np.linalg.norm(built_cb[i] - built_cb[j], axis=-1)  # [P] Å
+        observed = np.abs(np.linalg.norm(true_cb[i] - true_cb[j], axis=-1) - built)  # [P] Å
+        raw, known = pae[i, j], np.isfinite(observed)
+        index = np.clip(np.searchsorted(ERROR_BIN_EDGES, raw, side="right") - 1, 0, len(ERROR_BIN_EDGES) - 1)
+        for regime, keep in (("near", known & (built < FAR_DISTANCE)), ("far", known & (built >= FAR_DISTANCE))):
+            for row, values in enumerate((np.ones_like(raw), observed, raw)):
+                np.add.at(self.bins[regime][row], index[keep], values[keep])
+        self.raw_ptm.append(raw_ptm(tm_term))
+        self.tm.append(float(tm))
+
+    def fit(self, fallback: PairCalibration = PairCalibration()) -> tuple[PairCalibration, list[str]]:
+        """Pair-weighted isotonic fits of observed error on raw PAE (bins with >= MIN_PAIRS_PER_KNOT
+        pairs; a bin of one odd chain must not lift every bin after it) and of TM-score on raw pTM.
+        A map without enough data (2 bins, MIN_FOLDS_PTM folds) stays fallback's; returns the
+        calibration and the names of the maps fitted here."""
+        from scipy.optimize import isotonic_regression
+
+        maps, fitted = {}, []
+        for regime in ("near", "far"):
+            count, observed, raw = self.bins[regime]
+            keep = count >= MIN_PAIRS_PER_KNOT
+            if keep.sum() >= 2:
+                values = isotonic_regression(observed[keep] / count[keep], weights=count[keep]).x
+                maps[f"pae_{regime}"] = (tuple(np.round(raw[keep] / count[keep], 3)), tuple(np.round(values, 3)))
+                fitted.append(f"pae_{regime}")
+        if len(self.tm) >= MIN_FOLDS_PTM:
+            xs, ys = equal_count_knots(np.array(self.raw_ptm), np.array(self.tm), num_knots=8)
+            maps["ptm"] = (tuple(round(x, 4) for x in xs), tuple(round(y, 4) for y in ys))
+            fitted.append("ptm")
+        return replace(fallback, **maps), fitted
+
+
+def predicted_errors(distogram_probs: np.ndarray, cb: np.ndarray,
+                     calibration: PairCalibration = PairCalibration()) -> tuple[np.ndarray, float]:
     """(calibrated PAE [L, L] Å, pTM in [0, 1]) for a built structure: what fold() stores on the Prediction."""
     pae, tm_term = pairwise_errors(distogram_probs, cb)
     built = np.linalg.norm(cb[:, None, :] - cb[None, :, :], axis=-1)  # [L, L] Å
-    return calibrate_pae(pae, built).astype(np.float32), float(calibrate_ptm(raw_ptm(tm_term)))
+    return (calibrate_pae(pae, built, calibration.pae_knots).astype(np.float32),
+            float(calibrate_ptm(raw_ptm(tm_term), calibration.ptm)))

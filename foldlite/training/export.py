@@ -1,4 +1,4 @@
-"""Training checkpoint -> shippable weights: no optimiser state, a fitted pLDDT calibration, a checksum."""
+"""Training checkpoint -> shippable weights: no optimiser state, fitted pLDDT, PAE and pTM calibrations, a checksum."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -12,16 +12,17 @@ KEEP_KEYS = ("format_version", "config", "train_config", "state_dict", "provenan
 MIN_RESTRAINED_RESIDUES = 500  # fewer template-restrained residues than this: no separate map
 
 
-def calibration_data(model, chainset, indices, seed: int = 0, restrained: bool = False):
+def calibration_data(model, chainset, indices, seed: int = 0, restrained: bool = False, pair_samples=None):
     """Raw confidence and true lDDT-Cα per residue of structures folded from the given chains.
 
     restrained=False: single-sequence folds (the network's own distogram confidence). True: folds with
     the shipped template library, the chain itself and >= 95 % identical hits excluded as in the
     benchmarks; only the chains whose geometry the templates restrained count (the others are
-    single-sequence folds)."""
+    single-sequence folds). pair_samples: a foldlite.geometry.pae.PairErrorSamples that also receives
+    every counted fold (its pairwise errors and TM-score) for the PAE and pTM maps."""
     from ..api import fold
     from ..evaluation.benchmark import TEMPLATE_MAX_IDENTITY
-    from ..evaluation.metrics import lddt_ca
+    from ..evaluation.metrics import lddt_ca, tm_score
     from ..geometry.confidence import expected_lddt
 
     raws, trues = [np.zeros(0)], [np.zeros(0)]
@@ -35,6 +36,9 @@ def calibration_data(model, chainset, indices, seed: int = 0, restrained: bool =
         used = prediction.restrained_distogram if restrained else prediction.distogram
         raws.append(expected_lddt(used, prediction.structure.cb))
         trues.append(lddt_ca(prediction.structure.ca, chain.backbone[:, 1], per_residue=True)[1])
+        if pair_samples is not None:
+            tm = tm_score(prediction.structure.ca, chain.backbone[:, 1]).tm_score
+            pair_samples.add(used, prediction.structure.cb, chain.cb, tm)
     return np.concatenate(raws), np.concatenate(trues)
 
 
@@ -46,6 +50,7 @@ def export_weights(checkpoint_path, out_path, calibrate: bool = False, data_path
     from ..api import LoadedModel
     from ..data.chains import ChainSet
     from ..geometry.confidence import Calibration, fit_calibration
+    from ..geometry.pae import PairErrorSamples, calibrate_ptm
 
     payload = read_checkpoint(checkpoint_path)
     shipped = {k: payload[k] for k in KEEP_KEYS if k in payload}
@@ -60,14 +65,15 @@ def export_weights(checkpoint_path, out_path, calibrate: bool = False, data_path
         # a seeded choice disjoint in intent from training's validation subset is not needed: calibration
         # only maps a score monotonically; it is fitted on valid and reported on test.
         chosen = np.random.default_rng(7).choice(candidates, size=min(num_chains, len(candidates)), replace=False)
-        raw, true = calibration_data(model, chainset, chosen)
+        pair_samples = PairErrorSamples()
+        raw, true = calibration_data(model, chainset, chosen, pair_samples=pair_samples)
         calibration = fit_calibration(raw, true)
         pearson = float(np.corrcoef(calibration(raw), true)[0, 1])
         record = {"split": "valid", "chains": len(chosen), "residues": int(len(raw)),
                   "pearson_plddt_vs_lddt_valid": round(pearson, 4)}
         lines.append(f"calibrated on {len(chosen)} valid chains ({len(raw)} residues): "
                      f"Pearson r(pLDDT, lDDT-Cα) = {pearson:.3f}")
-        raw_t, true_t = calibration_data(model, chainset, chosen, restrained=True)
+        raw_t, true_t = calibration_data(model, chainset, chosen, restrained=True, pair_samples=pair_samples)
         if len(raw_t) >= MIN_RESTRAINED_RESIDUES:
             restrained = fit_calibration(raw_t, true_t)
             calibration = replace(calibration, restrained=restrained)
@@ -76,6 +82,16 @@ def export_weights(checkpoint_path, out_path, calibrate: bool = False, data_path
                                     "library": "shipped, the chain itself and >= 95 % copies excluded"}
             lines.append(f"template-restrained folds of the same chains ({len(raw_t)} residues): "
                          f"Pearson r = {pearson_t:.3f}")
+        pair, fitted = pair_samples.fit()
+        calibration = replace(calibration, pair=pair)
+        ptm = calibrate_ptm(np.array(pair_samples.raw_ptm), pair.ptm)
+        pearson_ptm = float(np.corrcoef(ptm, pair_samples.tm)[0, 1]) if len(ptm) > 2 else float("nan")
+        record["pair"] = {"folds": len(pair_samples.tm), "fitted": fitted,
+                          "pearson_ptm_vs_tm_valid": round(pearson_ptm, 4)}
+        kept = sorted({"pae_near", "pae_far", "ptm"} - set(fitted))
+        lines.append(f"PAE and pTM maps from {len(pair_samples.tm)} of these folds: fitted {', '.join(fitted) or 'none'}"
+                     + (f" (too little data: {', '.join(kept)} kept from foldlite.geometry.pae)" if kept else "")
+                     + f"; Pearson r(pTM, TM-score) = {pearson_ptm:.3f}")
         shipped["calibration"] = calibration.to_dict()
         shipped["provenance"] = dict(shipped["provenance"], calibration=record)
     save_checkpoint(shipped, out_path)

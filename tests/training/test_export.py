@@ -1,11 +1,13 @@
 """export: a training checkpoint becomes shippable weights and reads back the same."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from foldlite.api import load_model
 from foldlite.data.chains import sample_chainset_path
 from foldlite.geometry.confidence import Calibration
+from foldlite.geometry.pae import FAR_DISTANCE, PairCalibration, PairErrorSamples, calibrate_pae
 from foldlite.model.checkpoint import read_checkpoint, save_checkpoint, sha256_of
 from foldlite.training.export import KEEP_KEYS, export_weights
 
@@ -27,3 +29,32 @@ def test_export_round_trip(tmp_path, tiny_weights):
     loaded = load_model(out)  # checksum, format version and strict keys all pass
     assert loaded.calibration == Calibration.from_dict(shipped["calibration"])
     assert loaded.calibration.raw != Calibration().raw  # fitted, not the identity map
+    # the pairwise maps travel in the file too; two short chains are too few to fit them, so the
+    # module's maps are kept and the summary says so
+    assert loaded.calibration.pair == PairCalibration.from_dict(shipped["calibration"]["pair"])
+    assert "too little data" in summary and shipped["provenance"]["calibration"]["pair"]["folds"] >= 2
+
+
+def test_pair_calibration_fit_follows_the_observed_errors():
+    """Folds whose built distances are off by a known amount: the fitted PAE map must report that
+    amount (the raw PAE of an uninformative distogram is far from it), and the maps round-trip."""
+    rng = np.random.default_rng(0)
+    samples = PairErrorSamples()
+    length = 60
+    true_cb = np.cumsum(rng.normal(0, 2.2, (length, 3)), axis=0)  # [L, 3] Å, a compact-ish random coil
+    distances = np.linalg.norm(true_cb[:, None] - true_cb[None], axis=-1)
+    flat = np.full((length, length, 65), 1.0 / 65)  # an uninformative distogram: one raw PAE per pair
+    for k in range(24):
+        noise = 0.2 * (k + 1)  # Å of coordinate noise, more for later folds
+        built = true_cb + rng.normal(0, noise, true_cb.shape)
+        samples.add(flat, built, true_cb, tm=1.0 / (1.0 + k))
+    pair, fitted = samples.fit()
+    assert set(fitted) >= {"pae_near", "ptm"}
+    # the near map gives errors of the size actually observed in these folds, not the raw values
+    observed = samples.bins["near"][1].sum() / samples.bins["near"][0].sum()
+    raw = samples.bins["near"][2].sum() / samples.bins["near"][0].sum()
+    mapped = calibrate_pae(np.full((2, 2), raw), np.full((2, 2), 5.0), pair.pae_knots)[0, 1]
+    assert abs(mapped - observed) < 0.35 * observed and abs(raw - observed) > 0.5
+    assert distances.max() > FAR_DISTANCE
+    back = PairCalibration.from_dict(pair.to_dict())
+    assert back == pair

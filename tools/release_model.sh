@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Turn a training run into shipped weights and measure them; every number in the README model card and
-# results table comes from the files this writes under results/.
-#   tools/release_model.sh runs/v1 [BENCH_LIMIT]
-# Needs the full chain set (../shared/data/pdb_chains.npz or $FOLDLITE_DATA) and, for the SS comparison,
-# Debian's reprof (skipped when missing).
+# Turn a training checkpoint into the shipped weights and measure them; every number in the README model
+# card and results table comes from the files this writes under results/.
+#   tools/release_model.sh CHECKPOINT|RUN_DIR [BENCH_LIMIT]
+# RUN_DIR means RUN_DIR/best.pt; the run's metrics.csv (beside the checkpoint) is merged into the shipped
+# training log. Needs the full chain set (../shared/data/pdb_chains.npz or $FOLDLITE_DATA) and, for the SS
+# comparison, Debian's reprof (skipped when missing). About 40 minutes on 2 idle cores.
 set -euo pipefail
-run=${1:?usage: tools/release_model.sh RUN_DIR [BENCH_LIMIT]}
+checkpoint=${1:?usage: tools/release_model.sh CHECKPOINT|RUN_DIR [BENCH_LIMIT]}
+[ -d "$checkpoint" ] && checkpoint="$checkpoint/best.pt"
+run=$(dirname "$checkpoint")
 limit=${2:-50}
 mkdir -p results
 stamp() { echo "# $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD) $(nproc) cores"; }
 
-foldlite export "$run/best.pt" -o foldlite/weights/foldlite.pt --calibrate --chains 60 --overwrite \
+# weights + pLDDT, PAE and pTM maps fitted on valid folds (single sequence and template-restrained)
+foldlite export "$checkpoint" -o foldlite/weights/foldlite.pt --calibrate --chains 60 --overwrite \
   | tee results/export.txt
 python tools/merge_training_logs.py "$run/metrics.csv" foldlite/weights/training_log.csv
 
@@ -34,6 +38,17 @@ fi
 { stamp; echo "\$ python tools/eval_templates.py --split test --limit 60 --lengths 40-300 --modes none,restrained,nearest -o results/eval_templates_test.csv"
   python tools/eval_templates.py --split test --limit 60 --lengths 40-300 --modes none,restrained,nearest \
     -o results/eval_templates_test.csv; } | tee results/eval_templates_test.txt
+python tools/template_groups.py results/eval_templates_test.csv | tee -a results/eval_templates_test.txt
+
+# the pairwise confidence against observed errors and TM-scores (maps from the export above)
+{ stamp; echo "\$ python tools/calibrate_pae.py --split test --limit 50 --lengths 40-200 -o results/pae_calibration_test.csv --plot results/pae_calibration_test.png"
+  python tools/calibrate_pae.py --split test --limit 50 --lengths 40-200 -o results/pae_calibration_test.csv \
+    --plot results/pae_calibration_test.png | grep -v '^\['; } | tee results/pae_calibration_test.txt
 
 # the measured test numbers go into the weights' own provenance (state dict unchanged)
 python tools/record_test_metrics.py foldlite/weights/foldlite.pt results/
+
+# what depends on the exact weights file: the attention probe (keyed to its sha256) and the golden fold
+OMP_NUM_THREADS=1 python tools/fit_attention_probe.py --threads 1 -o foldlite/weights/attention_probe.npz \
+  --report results/attention_probe.txt
+python tools/make_golden_fold.py

@@ -1,11 +1,13 @@
 """Write the measured test-split numbers into the shipped weights' provenance (weights unchanged).
 
-    python tools/record_test_metrics.py foldlite/weights/foldlite.pt results/
+    python tools/record_test_metrics.py foldlite/weights/foldlite.pt results/ [--valid-from RUN/metrics.csv]
 
 Reads what tools/release_model.sh wrote under results/ (model-metrics, benchmark, reprof comparison,
 realistic template evaluation), stores each number with the command that measured it under
 provenance["test"], rewrites the file atomically and its .sha256 sidecar. The state dict is not
-touched, so the numbers still describe exactly these weights.
+touched, so the numbers still describe exactly these weights. --valid-from: also write the valid
+metrics the run logged at the weights' own step into provenance["valid"] (checkpoints written before
+training recorded them there, e.g. a last.pt whose segment never beat its starting point).
 """
 from __future__ import annotations
 
@@ -66,17 +68,38 @@ def collect(results: Path) -> dict:
     return test
 
 
-def main(weights: Path, results: Path) -> int:
+def valid_at_step(metrics_csv: Path, step: int) -> dict:
+    """The weight-average valid metrics a training run logged at `step` (metrics.csv)."""
+    import csv
+
+    with open(metrics_csv, newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if int(r["step"]) == step and r.get("valid_lr_precision")]
+    if not rows:
+        raise SystemExit(f"{metrics_csv}: no evaluation logged at step {step}")
+    row = rows[-1]
+    return {**{k: float(row[k]) for k in ("valid_distogram_ce", "valid_lr_precision", "valid_q3")},
+            "valid_step": step}
+
+
+def main(weights: Path, results: Path, valid_from: Path | None = None) -> int:
     payload = read_checkpoint(weights)
     payload["provenance"] = dict(payload["provenance"], test=collect(results))
+    if valid_from is not None:
+        payload["provenance"]["valid"] = valid_at_step(valid_from, payload["provenance"]["steps"])
     save_checkpoint(payload, weights)
     digest = sha256_of(weights)
     Path(str(weights) + ".sha256").write_text(f"{digest}  {weights.name}\n")
-    print(f"{weights}: provenance['test'] written; sha256 {digest}")
+    print(f"{weights}: provenance['test'] written" + (", provenance['valid'] too" if valid_from else "")
+          + f"; sha256 {digest}")
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit(__doc__)
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("weights", type=Path)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--valid-from", type=Path, default=None, help="the run's metrics.csv")
+    args = parser.parse_args()
+    sys.exit(main(args.weights, args.results, args.valid_from))

@@ -46,7 +46,7 @@ python tools/template_groups.py results/eval_templates_test.csv | tee -a results
     --plot results/pae_calibration_test.png | grep -v '^\['; } | tee results/pae_calibration_test.txt
 
 # the measured test numbers go into the weights' own provenance (state dict unchanged)
-python tools/record_test_metrics.py foldlite/weights/foldlite.pt results/
+python tools/record_test_metrics.py foldlite/weights/foldlite.pt results/ --valid-from "$run/metrics.csv"
 
 # what depends on the exact weights file: the attention probe (keyed to its sha256) and the golden fold
 OMP_NUM_THREADS=1 python tools/fit_attention_probe.py --threads 1 -o foldlite/weights/attention_probe.npz \

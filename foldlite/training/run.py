@@ -111,7 +111,9 @@ class TrainingRun:
         self.segments, self.train_cpu_before = progress["segments"], progress["train_cpu_s"]
         self.start_step = self.step
         self.rewarm_steps = REWARM_STEPS if (init_from and not resume) else 0
-        self.best_metrics = {}  # valid metrics of the best checkpoint written by this process
+        # valid metrics of the latest evaluation of the offered weights, with its step: what last.pt
+        # records (its weights may be a few steps newer, hence the step)
+        self.latest_metrics = {}
         self._seed(state, resume, init_from)
         self.valid_indices = validation_indices(chainset, config)
         self.threads_used = torch.get_num_threads() * ranks.world_size
@@ -174,7 +176,7 @@ class TrainingRun:
             if self.step % LOG_EVERY == 0 or evaluate_now:
                 self._log_window(lr, crop, evaluate_now)
             if checkpoint_now and self.ranks.is_main:
-                save_checkpoint(self._checkpoint(self.best_metrics), self.last_path)
+                save_checkpoint(self._checkpoint(self.latest_metrics), self.last_path)
         self._finish()
 
     def _train_step(self, forward) -> tuple[float, int]:
@@ -244,8 +246,11 @@ class TrainingRun:
         self.writer.writerow(row)
         self.csv_file.flush()
         self.log(" ".join(f"{k}={v}" for k, v in row.items()))
+        if valid_metrics:
+            valid_metrics = {**valid_metrics, "valid_step": self.step}
+            self.latest_metrics = valid_metrics
         if valid_metrics and valid_metrics["valid_lr_precision"] > self.best:
-            self.best, self.best_metrics = valid_metrics["valid_lr_precision"], valid_metrics
+            self.best = valid_metrics["valid_lr_precision"]
             save_checkpoint(self._checkpoint(valid_metrics), self.best_path)
             self.log(f"new best valid long-range P@L/5 {self.best:.4f} at step {self.step} -> {self.best_path}")
 
@@ -260,7 +265,7 @@ class TrainingRun:
         self._sync_cpu_times()
         digests = distributed.check_ranks_agree(self.model, self.ranks)
         if self.ranks.is_main:
-            save_checkpoint(self._checkpoint(self.best_metrics), self.last_path)
+            save_checkpoint(self._checkpoint(self.latest_metrics), self.last_path)
             self.csv_file.close()
         if self.ranks.distributed:
             self.log(f"weights identical on all {self.ranks.world_size} processes (sha256 {digests[0][:16]})")

@@ -109,6 +109,9 @@ def test_training_logs_checkpoints_and_resumes(tmp_path, tiny_trainset):
     provenance = second["provenance"]
     for key in ("command", "steps", "wall_s", "cpu_hours", "seed", "train_split", "valid"):
         assert key in provenance
+    # last.pt records its own latest evaluation (not the best checkpoint's), with the step it was made at
+    assert provenance["valid"]["valid_step"] == 4
+    assert provenance["valid"]["valid_lr_precision"] == pytest.approx(float(rows[-1]["valid_lr_precision"]), abs=1e-4)
 
 
 def test_training_continues_from_shipped_style_weights(tmp_path, tiny_trainset, tiny_weights):

@@ -77,8 +77,8 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
     """Write all files of one prediction; `name` defaults to the record id (made file-safe); with
     html=True also the <name>.html report, and <name>_unrelaxed.<fmt> for a relaxed prediction.
     full_distogram: also keep the [L, L, 65] distance-bin probabilities in <name>_distogram.npz
-    (see distogram_arrays). The time spent making the files goes into prediction.timings["outputs"]
-    (and its "total") before the JSON is made, so the JSON's total is the record's time.
+    (see distogram_arrays). The time spent making the files is recorded as prediction.timings["outputs"]
+    (and its "total" updated) before the JSON is made, so the JSON's total is the record's time.
 
     Without `overwrite`, any existing file of this name (in either format) is an OutputExistsError.
     With it, the old files of this name that this call does not rewrite (the other format's structure,
@@ -108,7 +108,7 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
         contents["unrelaxed"] = (write_pdb(unrelaxed) if fmt == "pdb" else write_cif(unrelaxed)).encode("utf-8")
     # the structure goes last: its presence marks a finished record (reruns skip it)
     structure = (prediction.to_pdb() if fmt == "pdb" else prediction.to_cif()).encode("utf-8")
-    _add_timing(prediction, "outputs", time.perf_counter() - tick)
+    _set_timing(prediction, "outputs", time.perf_counter() - tick)
     summary = prediction.summary()
     summary["files"] = {kind: path.name for kind, path in paths.items()}
     summary.update(extra or {})
@@ -133,12 +133,13 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
     return paths
 
 
-def _add_timing(prediction, key: str, seconds: float) -> None:
-    """Add a stage's time to prediction.timings and keep its "total" the sum of the stages."""
+def _set_timing(prediction, key: str, seconds: float) -> None:
+    """Record a stage's time in prediction.timings and keep its "total" the sum of the stages. Set,
+    not added: saving the same prediction again reports that write's time, not the sum of both."""
     timings = getattr(prediction, "timings", None)
     if timings is None:
         return
-    timings[key] = timings.get(key, 0.0) + seconds
+    timings[key] = seconds
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
 
 

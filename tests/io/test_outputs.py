@@ -56,3 +56,15 @@ def test_record_state(tmp_path):
     assert record_state(tmp_path, ranks, "pdb") == ("unfinished", None)
     (tmp_path / "b_rank_1.pdb").write_text("END\n")  # a finished run with fewer models
     assert record_state(tmp_path, ranks[:2] + ["b_rank_4"], "pdb")[0] == "other"
+
+
+def test_saving_again_reports_that_writes_time_not_the_sum_of_both(tiny_weights, tmp_path):
+    import json
+
+    prediction = foldlite.fold("MKTAYIAKQRQISFVKSHFSRQ", model=foldlite.load_model(tiny_weights), templates=None)
+    prediction.save(tmp_path / "a", plots=False)
+    prediction.timings["outputs"] = 1000.0  # as if the first write had taken that long
+    prediction.save(tmp_path / "b", plots=False)
+    timings = json.loads((tmp_path / "b" / "query.json").read_text())["timings_s"]
+    assert timings["outputs"] < 100.0
+    assert timings["total"] == pytest.approx(sum(v for k, v in timings.items() if k != "total"), abs=1e-3)

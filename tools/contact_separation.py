@@ -15,31 +15,23 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from foldlite.api import load_model  # noqa: E402
+from foldlite.api import load_model, run_network  # noqa: E402
 from foldlite.config import TrainConfig  # noqa: E402
 from foldlite.constants import CONTACT_CLASSES  # noqa: E402
-from foldlite.data.chains import ChainSet, make_example  # noqa: E402
-from foldlite.model.batch import collate  # noqa: E402
-from foldlite.model.precision import autocast_context  # noqa: E402
-from foldlite.training.train import _validation_indices  # noqa: E402
+from foldlite.data.chains import ChainSet  # noqa: E402
+from foldlite.training.run import validation_indices  # noqa: E402
 
 FAR = 128  # the training crop length: separations from here on were never seen in training
 LENGTH_GROUPS = ((30, 128), (128, 200), (200, 301))
 
 
-@torch.no_grad()
-def chain_row(network, chain) -> dict:
+def chain_row(model, chain) -> dict:
     """One chain's long-range contact numbers (single sequence, full length)."""
-    example = make_example(chain)
-    batch = collate([example])
-    with autocast_context("cpu"):
-        output = network(batch["tokens"], batch["mask"])
-    probs = torch.softmax(output.distogram[0].float(), -1)[..., :CONTACT_CLASSES].sum(-1).numpy()  # [L, L]
-    cb = example.cb  # [L, 3] Å, NaN where unknown
+    probs = run_network(model, chain.sequence, keep_attention=False).distogram[..., :CONTACT_CLASSES].sum(-1)  # [L, L]
+    cb = chain.cb  # [L, 3] Å, NaN where unknown
     length = len(cb)
     i, j = np.triu_indices(length, 24)
     distance = np.linalg.norm(cb[i] - cb[j], axis=-1)
@@ -62,12 +54,12 @@ def main() -> None:
     args = parser.parse_args()
     chainset = ChainSet(args.data)
     if args.split == "valid":  # the training run's own valid subset
-        indices = _validation_indices(chainset, replace(TrainConfig(), eval_chains=args.chains))
+        indices = validation_indices(chainset, replace(TrainConfig(), eval_chains=args.chains))
     else:
         candidates = chainset.indices("test", max_length=300, min_length=30)
         indices = np.sort(np.random.default_rng(0).choice(candidates, min(args.chains, len(candidates)), replace=False))
     model = load_model(args.weights, "cpu")
-    rows = [chain_row(model.network, chainset.chain(int(k))) for k in indices]
+    rows = [chain_row(model, chainset.chain(int(k))) for k in indices]
     print(f"{len(rows)} {args.split} chains; weights {model.version}; long range = |i-j| >= 24, contact = Cβ < 8 Å")
     print("chain length   chains  P@L/5  true contacts at |i-j|>=128  top-L/5 there  their precision")
     for low, high in LENGTH_GROUPS:

@@ -26,7 +26,7 @@ from foldlite.data.chains import ChainSet  # noqa: E402
 from foldlite.evaluation.network import metrics_from_sums, network_metric_sums  # noqa: E402
 from foldlite.model.checkpoint import model_from_checkpoint, read_checkpoint  # noqa: E402
 from foldlite.model.precision import cpu_bf16_is_fast  # noqa: E402
-from foldlite.training.train import _validation_indices  # noqa: E402
+from foldlite.training.run import validation_indices  # noqa: E402
 
 
 def per_chain_sums(path: str, chainset: ChainSet, indices: np.ndarray) -> list[dict]:
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="chain set (default: $FOLDLITE_DATA or ../shared/data)")
     args = parser.parse_args()
     chainset = ChainSet(args.data)
-    indices = _validation_indices(chainset, replace(TrainConfig(), eval_chains=args.chains))
+    indices = validation_indices(chainset, replace(TrainConfig(), eval_chains=args.chains))
     print(f"{len(indices)} valid chains (<= 300 residues) of {chainset.path}; bf16 autocast "
           f"{'on' if cpu_bf16_is_fast() else 'off'}; torch threads {torch.get_num_threads()}", flush=True)
     first = None

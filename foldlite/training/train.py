@@ -18,10 +18,9 @@ from ..model.checkpoint import model_from_checkpoint, read_checkpoint
 from ..model.network import FoldliteModel
 from . import distributed
 from .grow import add_pair_blocks, add_template_features
-from .run import STOP_FILE, TrainingRun, validation_indices
+from .run import STOP_FILE, TrainingRun
 
 __all__ = ["train", "STOP_FILE"]
-_validation_indices = validation_indices  # the name tools and tests import
 
 
 def _log(message: str) -> None:

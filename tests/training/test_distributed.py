@@ -40,10 +40,10 @@ def test_two_processes_train_identical_weights_and_resume(tmp_path, tiny_trainse
     from foldlite.data.chains import ChainSet
     from foldlite.evaluation.network import network_metrics
     from foldlite.model.checkpoint import model_from_checkpoint
-    from foldlite.training.train import _validation_indices
+    from foldlite.training.run import validation_indices
     from foldlite.config import TrainConfig
 
-    indices = _validation_indices(ChainSet(tiny_trainset), TrainConfig(**state["train_config"]))
+    indices = validation_indices(ChainSet(tiny_trainset), TrainConfig(**state["train_config"]))
     assert len(indices) == 2
     alone = network_metrics(model_from_checkpoint(state), ChainSet(tiny_trainset), indices)
     for key, value in alone.items():

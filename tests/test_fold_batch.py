@@ -161,3 +161,25 @@ def test_plain_progress_waits_between_lines_but_always_prints_the_last():
         bar.update()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2 and lines[0].startswith("search: 1/100") and lines[1].startswith("search: 100/100")
+
+
+def test_workers_fold_with_the_parent_runs_precision(monkeypatch, tmp_path, tiny_weights):
+    """A bf16-or-fp32 timing taken in each worker could come out differently on a busy machine (and the
+    two precisions give slightly different files): the parent decides once and every worker uses that."""
+    from foldlite.cli import build_parser
+    from foldlite.cli.fold import _fold_job
+    from foldlite.cli.fold_worker import FoldJob, RecordFolder
+    from foldlite.model import precision
+
+    monkeypatch.setattr(precision, "_FIXED", {})
+    precision.cpu_bf16_is_fast.cache_clear()
+    try:
+        args = build_parser().parse_args(["fold", "--sequence", "MKTAYIAKQR", "-o", str(tmp_path), "--workers", "2"])
+        assert _fold_job(args).bf16 == precision.cpu_bf16_is_fast()
+        serial = build_parser().parse_args(["fold", "--sequence", "MKTAYIAKQR", "-o", str(tmp_path)])
+        assert _fold_job(serial).bf16 is None  # one process: it decides where it folds
+        for planted in (True, False):  # a worker takes the job's decision, whatever it would measure
+            RecordFolder(FoldJob(out=str(tmp_path), weights=tiny_weights, templates="none", bf16=planted))
+            assert precision.cpu_bf16_is_fast() is planted
+    finally:
+        precision.cpu_bf16_is_fast.cache_clear()

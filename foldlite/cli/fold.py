@@ -96,11 +96,19 @@ def _fold_job(args) -> FoldJob:
     if templates.lower() not in ("auto", "none"):
         templates = str(Path(templates).expanduser().resolve())
     workers = args.workers or 1
+    bf16 = None
+    if (args.ray is not None or workers > 1) and args.device == "cpu":
+        # workers and actors fold with this process's precision (their own timing could differ);
+        # a serial run decides where it folds, after the library thread has started beside the torch import
+        from ..model.precision import cpu_bf16_is_fast
+
+        bf16 = cpu_bf16_is_fast()
     return FoldJob(out=str(Path(args.out).resolve()),
                    weights=str(Path(args.weights).expanduser().resolve()) if args.weights else None,
                    device=args.device, templates=templates, seed=args.seed, num_models=args.num_models,
                    fmt=args.format, plots=not args.no_plots, html=args.html, relax=args.relax,
                    overwrite=args.overwrite, full_distogram=args.full_distogram,
+                   bf16=bf16,
                    # Ray: one thread per actor (one actor per cluster CPU by default)
                    threads=args.threads or (1 if args.ray is not None else
                                             default_threads(workers) if workers > 1 else None))

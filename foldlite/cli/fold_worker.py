@@ -34,6 +34,7 @@ class FoldJob:
     overwrite: bool = False
     full_distogram: bool = False
     threads: int | None = None  # torch threads per worker (None: torch's default)
+    bf16: bool | None = None  # the run's precision, decided once by the parent (None: each decides)
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,12 @@ class RecordFolder:
         from ..api import load_model
         from ..templates.library import resolve_templates
 
+        from ..model.precision import use_bf16
+
         if job.threads:
             torch.set_num_threads(job.threads)
+        if job.bf16 is not None:  # the same precision as every other worker of the run: identical files
+            use_bf16(job.bf16)
         self.job = job
         self.out = Path(job.out)
         self.model = load_model(job.weights, job.device)

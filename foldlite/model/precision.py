@@ -10,16 +10,27 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import time
 
 import torch
 
 BF16_MIN_SPEEDUP = 1.3  # bf16 must beat fp32 by this factor to be used
+# "1" or "0" decides without measuring. A timing taken on a busy machine can come out either way, and
+# bf16 and fp32 give slightly different structures, so the processes of one run share one decision
+# (foldlite fold --workers/--ray hands its own to every worker; see use_bf16).
+BF16_ENV = "FOLDLITE_BF16"
+_FIXED: dict[str, bool] = {}  # "bf16": this process's decision, fixed by use_bf16
 
 
 @functools.lru_cache(maxsize=None)
 def cpu_bf16_is_fast(size: int = 384, warmup: int = 3, repeats: int = 5) -> bool:
-    """True when a bf16 matmul beats fp32 by BF16_MIN_SPEEDUP on this CPU (takes ~20 ms)."""
+    """True when a bf16 matmul beats fp32 by BF16_MIN_SPEEDUP on this CPU (takes ~20 ms), unless
+    use_bf16 fixed it or $FOLDLITE_BF16 says "1" or "0"."""
+    if "bf16" in _FIXED:
+        return _FIXED["bf16"]
+    if os.environ.get(BF16_ENV) in ("0", "1"):
+        return os.environ[BF16_ENV] == "1"
     a = torch.randn(size, size)
     best = {}
     for dtype in (torch.float32, torch.bfloat16):
@@ -33,6 +44,12 @@ def cpu_bf16_is_fast(size: int = 384, warmup: int = 3, repeats: int = 5) -> bool
             timings.append(time.perf_counter() - start)
         best[dtype] = min(timings)
     return best[torch.bfloat16] * BF16_MIN_SPEEDUP < best[torch.float32]
+
+
+def use_bf16(enabled: bool) -> None:
+    """Fix this process's decision (e.g. to the parent run's), whatever a measurement would say."""
+    _FIXED["bf16"] = bool(enabled)
+    cpu_bf16_is_fast.cache_clear()
 
 
 def autocast_context(device: torch.device | str, enabled: bool | None = None):

@@ -79,7 +79,8 @@ class TrainConfig:
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-4
     warmup_steps: int = 200
-    total_steps: int = 20000  # the cosine schedule's horizon
+    total_steps: int = 20000  # the schedule's horizon: the learning rate reaches min_learning_rate here
+    decay_steps: int = 0  # 0: cosine decay from warm-up to total_steps; > 0: hold the peak, then decay over these last steps
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     ss_loss_weight: float = 0.5

@@ -39,6 +39,11 @@ def _add_train(sub) -> None:
     p.add_argument("--crop-start", type=_positive_int, default=None, help="crop length at step 0 (default 64)")
     p.add_argument("--crop-end", type=_positive_int, default=None, help="final crop length (default 128)")
     p.add_argument("--learning-rate", type=_positive_float, default=None, help="peak learning rate (default 1e-3)")
+    p.add_argument("--min-learning-rate", type=_positive_float, default=None,
+                   help="learning rate at the end of the schedule (default 1e-4)")
+    p.add_argument("--decay-steps", type=_positive_int, default=None,
+                   help="hold the peak learning rate, then decay over the last N steps before --total-steps "
+                        "(default: cosine over the whole schedule)")
     p.add_argument("--warmup-steps", type=_positive_int, default=None, help="linear warm-up steps (default 200)")
     p.add_argument("--ema-decay", type=_fraction, default=None,
                    help="keep an exponential moving average of the weights with this decay (e.g. 0.999); "
@@ -61,6 +66,7 @@ def _run_train(args) -> int:
                                    "seed": args.seed,
                                    "batch_size": args.batch_size, "crop_start": args.crop_start,
                                    "crop_end": args.crop_end, "learning_rate": args.learning_rate,
+                                   "min_learning_rate": args.min_learning_rate, "decay_steps": args.decay_steps,
                                    "warmup_steps": args.warmup_steps, "ema_decay": args.ema_decay}.items()
                  if v is not None}
     train(args.out, data_path=args.data, minutes=args.minutes, max_steps=args.max_steps, resume=args.resume,

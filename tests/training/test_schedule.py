@@ -35,3 +35,22 @@ def test_crop_length_grows_in_multiples_of_8_then_stays():
     lengths = [crop_length(s, CONFIG) for s in range(0, 101)]
     assert all(n % 8 == 0 for n in lengths) and lengths == sorted(lengths)
     assert crop_length(13, CONFIG) == 72  # 64 + 0.13 * 64 = 72.3 -> 72
+
+
+def test_decay_steps_hold_the_peak_then_decay_over_the_last_steps_only():
+    config = TrainConfig(learning_rate=1e-3, min_learning_rate=1e-5, warmup_steps=10, total_steps=1000,
+                         decay_steps=100)
+    assert learning_rate(10, config) == pytest.approx(1e-3)
+    assert learning_rate(900, config) == pytest.approx(1e-3)  # stable until total - decay
+    midway = 1e-5 + (1e-3 - 1e-5) * 0.5
+    assert learning_rate(950, config) == pytest.approx(midway)
+    assert learning_rate(1000, config) == pytest.approx(1e-5)
+    assert learning_rate(5000, config) == pytest.approx(1e-5)
+    rates = [learning_rate(s, config) for s in range(10, 1001)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+
+
+def test_a_decay_longer_than_the_schedule_starts_after_the_warm_up():
+    config = TrainConfig(learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=10, total_steps=110,
+                         decay_steps=500)
+    assert [learning_rate(s, config) for s in (10, 60, 110)] == [learning_rate(s, CONFIG) for s in (10, 60, 110)]

@@ -5,6 +5,7 @@
 # RUN_DIR means RUN_DIR/best.pt; the run's metrics.csv (beside the checkpoint) is merged into the shipped
 # training log. Needs the full chain set (../shared/data/pdb_chains.npz or $FOLDLITE_DATA) and, for the SS
 # comparison, Debian's reprof (skipped when missing). About 40 minutes on 2 idle cores.
+# EXPORT_FLAGS="--current-weights" ships a run's current weights instead of its weight average.
 set -euo pipefail
 checkpoint=${1:?usage: tools/release_model.sh CHECKPOINT|RUN_DIR [BENCH_LIMIT]}
 [ -d "$checkpoint" ] && checkpoint="$checkpoint/best.pt"
@@ -14,7 +15,7 @@ mkdir -p results
 stamp() { echo "# $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD) $(nproc) cores"; }
 
 # weights + pLDDT, PAE and pTM maps fitted on valid folds (single sequence and template-restrained)
-foldlite export "$checkpoint" -o foldlite/weights/foldlite.pt --calibrate --chains 60 --overwrite \
+foldlite export "$checkpoint" -o foldlite/weights/foldlite.pt --calibrate --chains 60 --overwrite ${EXPORT_FLAGS:-} \
   | tee results/export.txt
 python tools/merge_training_logs.py "$run/metrics.csv" foldlite/weights/training_log.csv
 

@@ -201,6 +201,8 @@ def _add_export(sub) -> None:
     p.add_argument("--data", default=None, help="chain set for --calibrate (default: as for train)")
     p.add_argument("--chains", type=_positive_int, default=60,
                    help="valid-split chains to calibrate on (default 60)")
+    p.add_argument("--current-weights", action="store_true",
+                   help="ship the optimiser's current weights instead of the run's weight average (--ema-decay)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
 
 
@@ -209,7 +211,7 @@ def _run_export(args) -> int:
 
     _new_output(args.out, args.overwrite)
     summary = export_weights(args.checkpoint, args.out, calibrate=args.calibrate, data_path=args.data,
-                             num_chains=args.chains)
+                             num_chains=args.chains, current_weights=args.current_weights)
     print(summary)
     return EXIT_OK
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.checkpoint import FORMAT_VERSION, model_from_checkpoint, read_checkpoint, save_checkpoint, sha256_of
+from ..model.checkpoint import (FORMAT_VERSION, WeightsError, model_from_checkpoint, read_checkpoint, save_checkpoint,
+                                sha256_of)
 
 KEEP_KEYS = ("format_version", "config", "train_config", "state_dict", "provenance")
 MIN_RESTRAINED_RESIDUES = 500  # fewer template-restrained residues than this: no separate map
@@ -43,8 +44,12 @@ def calibration_data(model, chainset, indices, seed: int = 0, restrained: bool =
 
 
 def export_weights(checkpoint_path, out_path, calibrate: bool = False, data_path=None,
-                   num_chains: int = 60, max_length: int = 300) -> str:
-    """Write the weights file (and OUT.sha256); return a one-paragraph summary."""
+                   num_chains: int = 60, max_length: int = 300, current_weights: bool = False) -> str:
+    """Write the weights file (and OUT.sha256); return a one-paragraph summary.
+
+    A checkpoint of a run with a weight average (ema_decay > 0) holds the average as its weights and
+    the optimiser's current weights beside them; current_weights=True ships the latter (at the end of
+    a learning-rate decay they can beat an average that still remembers the higher rate's steps)."""
     import torch
 
     from ..api import LoadedModel
@@ -53,9 +58,16 @@ def export_weights(checkpoint_path, out_path, calibrate: bool = False, data_path
     from ..geometry.pae import PairErrorSamples, calibrate_ptm
 
     payload = read_checkpoint(checkpoint_path)
+    if current_weights:
+        if "train_state_dict" not in payload:
+            raise WeightsError(f"{checkpoint_path}: no current weights beside the average (a run without "
+                             "--ema-decay, or already an exported weights file): drop --current-weights")
+        payload = dict(payload, state_dict=payload["train_state_dict"],
+                       provenance=dict(payload["provenance"], weights="current (not the average)"))
     shipped = {k: payload[k] for k in KEEP_KEYS if k in payload}
     shipped["format_version"] = FORMAT_VERSION
-    lines = [f"exported {checkpoint_path} (step {payload['provenance']['steps']}) -> {out_path}"]
+    lines = [f"exported {checkpoint_path} (step {payload['provenance']['steps']}"
+             f"{', current weights' if current_weights else ''}) -> {out_path}"]
     if calibrate:
         network = model_from_checkpoint(payload, checkpoint_path).eval()
         model = LoadedModel(network, Calibration(), torch.device("cpu"), Path(checkpoint_path),

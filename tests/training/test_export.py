@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from foldlite.api import load_model
 from foldlite.data.chains import sample_chainset_path
 from foldlite.geometry.confidence import Calibration
 from foldlite.geometry.pae import FAR_DISTANCE, PairCalibration, PairErrorSamples, calibrate_pae
-from foldlite.model.checkpoint import read_checkpoint, save_checkpoint, sha256_of
+from foldlite.model.checkpoint import WeightsError, read_checkpoint, save_checkpoint, sha256_of
 from foldlite.training.export import KEEP_KEYS, export_weights
 
 
@@ -58,3 +59,24 @@ def test_pair_calibration_fit_follows_the_observed_errors():
     assert distances.max() > FAR_DISTANCE
     back = PairCalibration.from_dict(pair.to_dict())
     assert back == pair
+
+
+def test_export_can_ship_the_current_weights_instead_of_the_average(tmp_path, tiny_weights):
+    training = read_checkpoint(tiny_weights)
+    current = {k: v + 1.0 if v.is_floating_point() else v for k, v in training["state_dict"].items()}
+    checkpoint = tmp_path / "last.pt"
+    save_checkpoint(dict(training, train_state_dict=current, optimizer={"state": {}}, step=3), checkpoint)
+    export_weights(checkpoint, tmp_path / "average.pt")
+    summary = export_weights(checkpoint, tmp_path / "current.pt", current_weights=True)
+    average, shipped = read_checkpoint(tmp_path / "average.pt"), read_checkpoint(tmp_path / "current.pt")
+    assert all(torch.equal(average["state_dict"][k], v) for k, v in training["state_dict"].items())
+    assert all(torch.equal(shipped["state_dict"][k], v) for k, v in current.items())
+    assert "train_state_dict" not in shipped and shipped["provenance"]["weights"].startswith("current")
+    assert "current weights" in summary
+    load_model(tmp_path / "current.pt")
+
+
+def test_export_of_current_weights_refuses_a_run_without_an_average(tmp_path, tiny_weights):
+    with pytest.raises(WeightsError, match="no current weights"):
+        export_weights(tiny_weights, tmp_path / "current.pt", current_weights=True)
+    assert not (tmp_path / "current.pt").exists()

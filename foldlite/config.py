@@ -29,6 +29,10 @@ class PairConfig:
     # rank of the low-rank outer product of residue features: 16 x 16 = 256 products per pair is
     # already 4x the pair channels; weights from before this field existed used 16
     outer_rank: int = 16
+    # axial (row + column) attention layers spread evenly between the dilated blocks (0: none; the
+    # weights shipped up to step 3,200 have none)
+    axial_layers: int = 0
+    axial_heads: int = 4
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,9 @@ def _add_train(sub) -> None:
     p.add_argument("--grow-pair-blocks", type=_positive_int, default=None,
                    help="with --init-from: append identity-initialised dilated blocks until the pair stack "
                         "has this many (the loaded model's outputs are unchanged at the start)")
+    p.add_argument("--grow-axial-layers", type=_positive_int, default=None,
+                   help="with --init-from: add this many identity-initialised axial (row + column) attention "
+                        "layers to the pair stack")
 
 
 def _run_train(args) -> int:
@@ -59,6 +62,8 @@ def _run_train(args) -> int:
 
     if args.recipe and (args.resume or args.init_from):
         raise UsageError("--recipe sets the network of a new run; --resume and --init-from keep their own")
+    if args.grow_axial_layers and not args.init_from:
+        raise UsageError("--grow-axial-layers adds to the weights given with --init-from (a resumed run keeps its layers)")
     if args.grow_pair_blocks and not args.init_from:
         raise UsageError("--grow-pair-blocks grows the weights given with --init-from (a resumed run keeps its size)")
     overrides = {k: v for k, v in {"total_steps": args.total_steps, "crop_growth_steps": args.crop_growth_steps,
@@ -72,7 +77,7 @@ def _run_train(args) -> int:
     train(args.out, data_path=args.data, minutes=args.minutes, max_steps=args.max_steps, resume=args.resume,
           init_from=args.init_from, overrides=overrides, threads=args.threads, templates=not args.no_templates,
           model_config=MODEL_RECIPES[args.recipe or "base"], compile_model=args.compile,
-          pair_blocks=args.grow_pair_blocks)
+          pair_blocks=args.grow_pair_blocks, axial_layers=args.grow_axial_layers)
     return EXIT_OK
 
 

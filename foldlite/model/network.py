@@ -19,6 +19,7 @@ from ..config import ModelConfig, PairConfig, TrunkConfig
 from ..constants import DISTOGRAM_BINS, DISTOGRAM_MAX, DISTOGRAM_MIN, NUM_DISTOGRAM_CLASSES, TORSION_BINS
 from ..templates.features import NUM_RESIDUE_FEATURES
 from ..tokenizer import PAD_TOKEN, VOCAB_SIZE
+from .axial import AxialAttention
 
 NUM_SS3 = 3
 PAIR_ROW_CHUNK = 128  # rows of the pair map whose input features are built at once (bounds peak memory)
@@ -176,7 +177,14 @@ class PairStack(nn.Module):
         self.blocks = nn.ModuleList(
             DilatedBlock(c, config.bottleneck, config.dilations[i % len(config.dilations)])
             for i in range(config.num_blocks))
+        self.axial = nn.ModuleList(AxialAttention(c, config.axial_heads) for _ in range(config.axial_layers))
         self.final_norm = nn.LayerNorm(c)
+
+    def axial_placement(self) -> list[int]:
+        """Per axial layer, the index of the dilated block it follows: spread evenly (1 layer in 12
+        blocks: after block 5, the middle, so the later blocks refine what it gathered)."""
+        count, blocks = self.config.axial_layers, self.config.num_blocks
+        return [max(0, (blocks * (k + 1)) // (count + 1) - 1) for k in range(count)]
 
     def forward(self, s, attention, mask, templates=None):
         """s [B, L, C_s], attention [B, N*H, L, L], mask [B, L] -> z [B, L, L, C_z].
@@ -205,8 +213,12 @@ class PairStack(nn.Module):
             z[:, rows] += features
         pair_mask = (mask[:, :, None] & mask[:, None, :]).unsqueeze(-1).to(z.dtype)  # [B, L, L, 1]
         z = z * pair_mask
-        for block in self.blocks:
+        placement = self.axial_placement()
+        for index, block in enumerate(self.blocks):
             z = block(z, pair_mask)
+            for layer, after in zip(self.axial, placement):
+                if after == index:
+                    z = layer(z, mask, pair_mask)
         return self.final_norm(z).mul_(pair_mask)  # in place: layer-norm backward needs only its input
 
 

@@ -1,7 +1,7 @@
 """Growing trained weights into a larger network whose outputs start out unchanged.
 
-Both surgeries add only zero-initialised parts: a template embedding (every projection zero) or
-dilated blocks (each block's output projection is zero, so a new block is the identity). The grown
+Every surgery adds only zero-initialised parts: a template embedding (every projection zero),
+dilated blocks or axial attention layers (each one's output projection is zero: the identity). The grown
 model computes exactly what the loaded one did until training moves the new weights.
 """
 from __future__ import annotations
@@ -44,3 +44,15 @@ def add_pair_blocks(model: FoldliteModel, num_blocks: int) -> FoldliteModel:
     config = replace(model.config, pair=replace(model.config.pair, num_blocks=num_blocks))
     new = tuple(f"pair_stack.blocks.{i}." for i in range(have, num_blocks))
     return _grown(model, config, new, f"{num_blocks - have} pair blocks")
+
+
+def add_axial_layers(model: FoldliteModel, num_layers: int) -> FoldliteModel:
+    """Give a pair stack without axial attention num_layers identity-initialised axial layers
+    (placed evenly between its dilated blocks, see PairStack.axial_placement)."""
+    have = model.config.pair.axial_layers
+    if have and have != num_layers:
+        raise ValueError(f"the pair stack already has {have} axial layers; only a stack without any can gain them")
+    if num_layers == have:
+        return model
+    config = replace(model.config, pair=replace(model.config.pair, axial_layers=num_layers))
+    return _grown(model, config, ("pair_stack.axial.",), f"{num_layers} axial attention layers")

@@ -17,7 +17,7 @@ from ..data.chains import ChainSet
 from ..model.checkpoint import model_from_checkpoint, read_checkpoint
 from ..model.network import FoldliteModel
 from . import distributed
-from .grow import add_pair_blocks, add_template_features
+from .grow import add_axial_layers, add_pair_blocks, add_template_features
 from .run import STOP_FILE, TrainingRun
 
 __all__ = ["train", "STOP_FILE"]
@@ -28,7 +28,8 @@ def _log(message: str) -> None:
 
 
 def _start(out_dir: Path, resume: bool, init_from, model_config: ModelConfig | None,
-           train_config: TrainConfig | None, templates: bool, pair_blocks: int | None, log):
+           train_config: TrainConfig | None, templates: bool, pair_blocks: int | None, log,
+           axial_layers: int | None = None):
     """The run's model, train config and the checkpoint it starts from (None for a new run).
 
     resume: OUT/last.pt with its own config; init_from: a weights file (same model, step count and
@@ -55,6 +56,9 @@ def _start(out_dir: Path, resume: bool, init_from, model_config: ModelConfig | N
             log(f"pair stack grown from {model.config.pair.num_blocks} to {pair_blocks} blocks "
                 "(the new ones start as the identity)")
             model = add_pair_blocks(model, pair_blocks)
+        if axial_layers and axial_layers != model.config.pair.axial_layers:
+            log(f"pair stack gains {axial_layers} axial attention layer(s) (starting as the identity)")
+            model = add_axial_layers(model, axial_layers)
         return model, train_config, state
     if last_path.exists():
         raise FileExistsError(f"{last_path} exists: pass --resume to continue it or choose another --out")
@@ -69,34 +73,36 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
           max_steps: int | None = None, resume: bool = False, init_from: str | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
           overrides: dict | None = None, threads: int | None = None, templates: bool = True,
-          compile_model: bool = False, pair_blocks: int | None = None, log=_log) -> Path:
+          compile_model: bool = False, pair_blocks: int | None = None, axial_layers: int | None = None,
+          log=_log) -> Path:
     """Train (or resume) into out_dir for `minutes` of wall time or `max_steps`; returns best.pt.
 
     templates: train the template pathway (weights without it gain a zero-initialised one, see
     add_template_features); False trains single-sequence mode only. A resumed run keeps its model.
     compile_model: run the training forward pass through torch.compile (inductor).
     pair_blocks: with init_from, grow the loaded pair stack to this many blocks (add_pair_blocks).
+    axial_layers: with init_from, give the loaded pair stack this many axial attention layers (add_axial_layers).
     Started by torchrun, each process trains on its share (batch_size / processes) of every step's
     crops and rank 0 alone evaluates and writes (foldlite.training.distributed).
     """
     ranks = distributed.join()
     try:
         return _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, model_config,
-                      train_config, overrides, threads, templates, compile_model, pair_blocks,
+                      train_config, overrides, threads, templates, compile_model, pair_blocks, axial_layers,
                       log if ranks.is_main else (lambda *_: None))
     finally:
         distributed.leave(ranks)
 
 
 def _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, model_config, train_config,
-           overrides, threads, templates, compile_model, pair_blocks, log) -> Path:
+           overrides, threads, templates, compile_model, pair_blocks, axial_layers, log) -> Path:
     out_dir = Path(out_dir)
     chainset = ChainSet(data_path)  # before the run folder is made: a bad --data leaves nothing behind
     out_dir.mkdir(parents=True, exist_ok=True)
     if threads:
         torch.set_num_threads(threads)
     model, train_config, state = _start(out_dir, resume, init_from, model_config, train_config, templates,
-                                        pair_blocks, log)
+                                        pair_blocks, log, axial_layers)
     if overrides:  # run-time changes (e.g. a longer schedule when continuing) are recorded in the checkpoint
         train_config = replace(train_config, **overrides)
     run = TrainingRun(ranks, out_dir, chainset, model, train_config, state, resume, init_from, log)

@@ -32,7 +32,7 @@ class PairConfig:
     # axial (row + column) attention layers spread evenly between the dilated blocks (0: none; the
     # weights shipped up to step 3,200 have none)
     axial_layers: int = 0
-    axial_heads: int = 4
+    axial_heads: int = 2  # of foldlite.model.axial.HEAD_DIM channels each
 
 
 @dataclass(frozen=True)

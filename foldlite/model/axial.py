@@ -56,7 +56,7 @@ class AxisAttention(nn.Module):
 class AxialAttention(nn.Module):
     """Row attention then column attention, each residual: z [B, L, L, C] -> z [B, L, L, C]."""
 
-    def __init__(self, channels: int, heads: int = 2):
+    def __init__(self, channels: int, heads: int):
         super().__init__()
         self.row = AxisAttention(channels, heads)
         self.column = AxisAttention(channels, heads)

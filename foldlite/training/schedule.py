@@ -17,8 +17,8 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     """
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
-    decay_start = config.total_steps - config.decay_steps if config.decay_steps else config.warmup_steps
-    decay_start = max(decay_start, config.warmup_steps)
+    decay_start = max(config.warmup_steps, config.total_steps - config.decay_steps) if config.decay_steps \
+        else config.warmup_steps
     progress = min(1.0, max(0.0, (step - decay_start) / max(1, config.total_steps - decay_start)))
     cosine = 0.5 * (1 + math.cos(math.pi * progress))
     return config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * cosine

@@ -28,8 +28,8 @@ def _log(message: str) -> None:
 
 
 def _start(out_dir: Path, resume: bool, init_from, model_config: ModelConfig | None,
-           train_config: TrainConfig | None, templates: bool, pair_blocks: int | None, log,
-           axial_layers: int | None = None):
+           train_config: TrainConfig | None, templates: bool, pair_blocks: int | None,
+           axial_layers: int | None, log):
     """The run's model, train config and the checkpoint it starts from (None for a new run).
 
     resume: OUT/last.pt with its own config; init_from: a weights file (same model, step count and
@@ -102,7 +102,7 @@ def _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, mod
     if threads:
         torch.set_num_threads(threads)
     model, train_config, state = _start(out_dir, resume, init_from, model_config, train_config, templates,
-                                        pair_blocks, log, axial_layers)
+                                        pair_blocks, axial_layers, log)
     if overrides:  # run-time changes (e.g. a longer schedule when continuing) are recorded in the checkpoint
         train_config = replace(train_config, **overrides)
     run = TrainingRun(ranks, out_dir, chainset, model, train_config, state, resume, init_from, log)

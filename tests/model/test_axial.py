@@ -7,7 +7,7 @@ import torch
 
 import foldlite.model.axial as axial_module
 from foldlite.model.network import FoldliteModel
-from foldlite.tokenizer import PAD_TOKEN, encode_canonical
+from foldlite.tokenizer import batch_tokenize
 from foldlite.training.grow import add_axial_layers
 
 from conftest import TINY_CONFIG
@@ -26,11 +26,7 @@ def _with_axial(layers: int = 1) -> FoldliteModel:
 
 
 def _tokens(sequences):
-    length = max(map(len, sequences))
-    tokens = torch.full((len(sequences), length), PAD_TOKEN, dtype=torch.long)
-    for b, sequence in enumerate(sequences):
-        tokens[b, :len(sequence)] = torch.from_numpy(encode_canonical(sequence))
-    return tokens
+    return torch.from_numpy(batch_tokenize(sequences)[0])  # [B, L], PAD_TOKEN-padded: the mask follows
 
 
 def test_axial_layers_change_the_output_and_ignore_padding():

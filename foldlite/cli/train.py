@@ -48,6 +48,12 @@ def _add_train(sub) -> None:
     p.add_argument("--ema-decay", type=_fraction, default=None,
                    help="keep an exponential moving average of the weights with this decay (e.g. 0.999); "
                         "the average is validated, selected and exported (default 0: off)")
+    p.add_argument("--train-templates", type=_positive_int, default=None,
+                   help="at most this many templates per training crop, from its 30 %% cluster (default 2; "
+                        "inference uses up to 4)")
+    p.add_argument("--template-drop", type=_fraction, default=None,
+                   help="chance that a crop with training templates is shown none, so the single-sequence "
+                        "mode keeps training (default 0.2)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network for training")
     p.add_argument("--grow-pair-blocks", type=_positive_int, default=None,
                    help="with --init-from: append identity-initialised dilated blocks until the pair stack "
@@ -72,7 +78,9 @@ def _run_train(args) -> int:
                                    "batch_size": args.batch_size, "crop_start": args.crop_start,
                                    "crop_end": args.crop_end, "learning_rate": args.learning_rate,
                                    "min_learning_rate": args.min_learning_rate, "decay_steps": args.decay_steps,
-                                   "warmup_steps": args.warmup_steps, "ema_decay": args.ema_decay}.items()
+                                   "warmup_steps": args.warmup_steps, "ema_decay": args.ema_decay,
+                                   "train_templates": args.train_templates,
+                                   "template_drop": args.template_drop}.items()
                  if v is not None}
     train(args.out, data_path=args.data, minutes=args.minutes, max_steps=args.max_steps, resume=args.resume,
           init_from=args.init_from, overrides=overrides, threads=args.threads, templates=not args.no_templates,

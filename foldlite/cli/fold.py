@@ -8,8 +8,7 @@ from pathlib import Path
 from .args import (EXIT_FAILED, EXIT_OK, UsageError, _new_output, _output_folder, _positive_float,
                    _positive_int, _seed)
 from .fold_summary import print_table, write_summary
-from .fold_worker import (FoldJob, RecordFolder, RecordTask, default_threads, other_outputs_message,
-                          preload_library, record_names)
+from .fold_worker import FoldJob, RecordFolder, RecordTask, default_threads, other_outputs_message, record_names
 
 # ---------------------------------------------------------------------------------------------- fold
 
@@ -127,36 +126,55 @@ def _tasks(args, records, bar):
 
 
 def _first_sequence(args) -> str | None:
-    """The first record's canonical sequence (no checks: pass 1 of _fold_records makes them)."""
+    """The first record's canonical sequence, or None when it cannot be read (pass 1 of _fold_records
+    makes the checks and reports what is wrong)."""
     from ..io.fasta import read_fasta
     from ..tokenizer import normalize_sequence
 
-    if args.sequence is not None:
-        return normalize_sequence(args.sequence, args.id)
-    return next(iter(read_fasta(args.input)), None).sequence if args.input else None
+    try:
+        if args.sequence is not None:
+            return normalize_sequence(args.sequence, args.id)
+        first = next(iter(read_fasta(args.input)), None) if args.input else None
+        return None if first is None else first.sequence
+    except Exception:  # noqa: BLE001 (bad input: the checks report it)
+        return None
 
 
 def _run_fold(args) -> int:
-    from ..io.safe_io import remove_stale_temporaries
-    from ..progress import progress
-    from .fold_pool import process_rows, ray_rows, serial_rows
+    from ..templates.service import SearchService
 
     started = time.perf_counter()
     if args.ray is not None and args.input is None and Path(args.ray).is_file():
         args.input, args.ray = args.ray, ""  # `--ray in.fasta -o out`: the FASTA, not an address
     job = _fold_job(args)
     serial = args.ray is None and (args.workers or 1) == 1
-    # beside the input check, the torch import and the model load (and, folding here, the first search)
-    preload = preload_library(job.templates, (lambda: _first_sequence(args)) if serial else None)
+    # the library is loaded and searched in a process of its own, from now on, beside the input check,
+    # the torch import and the model load (foldlite.templates.service)
+    search = None if job.templates == "none" else SearchService(job.templates)
+    first = _first_sequence(args) if search is not None and serial else None
+    if first:
+        search.request(0, first)  # the first record (task index 0) is searched as soon as the library is in
+    try:
+        return _fold_with(args, job, serial, search, started)
+    finally:
+        if search is not None:
+            search.close()
+
+
+def _fold_with(args, job: FoldJob, serial: bool, search, started: float) -> int:
+    from ..io.safe_io import remove_stale_temporaries
+    from ..progress import progress
+    from .fold_pool import process_rows, ray_rows, serial_rows
+
     lengths: list[int] = []
     records = _fold_records(args, lengths)
     # model and library loaded here first, before anything is written: a missing or broken file is a
     # usage error (exit 2); with --workers or --ray each worker loads its own and this one is dropped
-    folder = RecordFolder(job, preload)
+    folder = RecordFolder(job, search)
     if not args.quiet:
-        library = folder.library
-        print(f"templates: {library.path or 'in-memory library'} ({len(library)} chains)" if library is not None
-              else "templates: none", file=sys.stderr, flush=True)
+        print(f"templates: {folder.templates or 'none'}", file=sys.stderr, flush=True)
+    if search is not None and not serial:
+        search.close()  # it only checked the library: every worker searches its own
     out = Path(args.out)
     remove_stale_temporaries(out)  # what a killed run left half-written (never a live run's files)
     bar = progress(len(lengths), "fold", "record", enabled=not args.quiet)

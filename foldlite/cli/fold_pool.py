@@ -17,8 +17,17 @@ _WORKER: RecordFolder | None = None  # the RecordFolder of this worker process
 
 
 def serial_rows(folder: RecordFolder, tasks: Iterable[RecordTask]) -> Iterator[RecordRow]:
-    for task in tasks:
-        yield folder.fold(task)
+    """Fold here, one record after the other; the next record's template search is asked for before
+    the current one folds (a search process then makes it meanwhile, see RecordFolder.request)."""
+    tasks = iter(tasks)
+    current = next(tasks, None)
+    while current is not None:
+        upcoming = next(tasks, None)
+        folder.request(current)
+        if upcoming is not None:
+            folder.request(upcoming)
+        yield folder.fold(current)
+        current = upcoming
 
 
 def _start_worker(job: FoldJob) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import threading
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -99,7 +99,9 @@ def _row_from_json(task: RecordTask, path: Path, status: str) -> RecordRow:
 class RecordFolder:
     """Model and library loaded once; fold(task) folds one record, writes its files, returns its row."""
 
-    def __init__(self, job: FoldJob, preload: threading.Thread | None = None):
+    def __init__(self, job: FoldJob, search=None):
+        """search: a foldlite.templates.service.SearchService that holds the library and searches it
+        in its own process (a serial `foldlite fold`); None: the library is loaded here."""
         import torch
 
         from ..api import load_model
@@ -114,9 +116,46 @@ class RecordFolder:
         self.job = job
         self.out = Path(job.out)
         self.model = load_model(job.weights, job.device)
-        if preload is not None:  # preload_library's thread: the library is ready (or failed: loaded again)
-            preload.join()
-        self.library = resolve_templates(job.templates)
+        self.search = search
+        if search is not None:
+            self.library = None
+            self.templates = search.describe()  # LibraryError (a usage error) if it cannot be read
+        else:
+            self.library = resolve_templates(job.templates)
+            self.templates = None if self.library is None else \
+                f"{self.library.path or 'in-memory library'} ({len(self.library)} chains)"
+
+    def request(self, task: RecordTask) -> None:
+        """Start the search for a record that will be folded next, when a search process makes it (so
+        that it runs while the record before it folds) and the record is not already done."""
+        from ..io.outputs import record_state
+
+        if self.search is None or self.templates is None:
+            return
+        if not self.job.overwrite and record_state(self.out, record_names(task.name, self.job.num_models),
+                                                   self.job.fmt)[0] == "done":
+            return  # it will be skipped
+        self.search.request(task.index, task.sequence)  # once per task (the service ignores repeats)
+
+    def _library_for(self, task: RecordTask):
+        """(library to fold `task` with, seconds spent waiting for its search). With a search process:
+        the chains it found, its hits handed to find_templates through remember_templates."""
+        if self.search is None or self.templates is None:
+            return self.library, 0.0
+        from ..templates.library import resolve_templates
+        from ..templates.search import remember_templates
+        from ..templates.service import SearchServiceError
+
+        tick = time.perf_counter()
+        try:
+            self.request(task)
+            hits, library = self.search.result(task.index)
+        except SearchServiceError as error:  # search here from now on (same library, same answers)
+            print(f"foldlite fold: warning: {error}; searching in this process from now on", file=sys.stderr)
+            self.search, self.library = None, resolve_templates(self.job.templates)
+            return self.library, time.perf_counter() - tick
+        remember_templates(task.sequence, library, hits)
+        return library, time.perf_counter() - tick
 
     def fold(self, task: RecordTask) -> RecordRow:
         from ..api import ModifiedResidueWarning, fold_models
@@ -132,11 +171,15 @@ class RecordFolder:
             return row
         tick = time.perf_counter()
         try:
+            library, waited = self._library_for(task)
             with warnings.catch_warnings():  # the CLI already said it, in its own words
                 warnings.simplefilter("ignore", ModifiedResidueWarning)
                 predictions = fold_models(task.sequence, model=self.model, seed=job.seed,
                                           num_models=job.num_models, record_id=task.id, keep_attention=False,
-                                          templates=self.library, modified=task.modified, relax=job.relax)
+                                          templates=library, modified=task.modified, relax=job.relax)
+            for prediction in predictions:  # the wait for the search process is this record's search time
+                prediction.timings["templates"] += waited
+                prediction.timings["total"] += waited
             best = predictions[0]
             row.plddt, row.ptm, row.templates = best.mean_plddt, best.ptm, _template_labels(best.templates)
             if not job.overwrite and record_state(self.out, names, job.fmt)[0] == "done":
@@ -158,36 +201,6 @@ class RecordFolder:
         except Exception as error:  # one bad record must not stop the others; it is reported and counted
             row.status, row.seconds = f"failed: {type(error).__name__}: {error}", time.perf_counter() - tick
         return row
-
-
-def preload_library(templates: str, first_sequence=None) -> threading.Thread | None:
-    """Load the template library, build its search index and (given first_sequence, a function that
-    returns the first record's canonical sequence) search that record's templates, in a thread started
-    before torch is imported: reading the library (zlib), sorting its index and most of the search are
-    numpy work that releases the GIL, so on 2 cores they overlap with the ~1 s torch import and the model
-    load. The library lands in the per-process cache (foldlite.templates.library.cached_library), the
-    hits in foldlite.templates.search's prefetch; join the thread before using either. Errors are left
-    for the main thread, which loads the library again and reports them."""
-    if templates.lower() == "none":
-        return None
-
-    def load():
-        try:
-            from ..templates.library import resolve_templates
-            from ..templates.search import prefetch_templates, warm_up
-
-            library = resolve_templates(templates)
-            if library is not None:
-                warm_up(library)
-                sequence = first_sequence() if first_sequence is not None else None
-                if sequence:
-                    prefetch_templates(sequence, library)  # fold()'s defaults: the same search it makes
-        except Exception:  # noqa: BLE001 (reported by the main thread's own load or check)
-            pass
-
-    thread = threading.Thread(target=load, name="foldlite-library", daemon=True)
-    thread.start()
-    return thread
 
 
 def record_seconds(predictions) -> float:

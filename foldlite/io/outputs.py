@@ -191,5 +191,6 @@ def _figure_png(prediction, dpi: int = 110) -> bytes:
     canvas.draw()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     buffer = io.BytesIO()
-    image.save(buffer, format="png")
+    # zlib level 3 instead of Pillow's 6: 2.5x faster (0.05 against 0.13 s at 300 residues), 7 % larger
+    image.save(buffer, format="png", compress_level=3)
     return buffer.getvalue()

@@ -25,6 +25,7 @@ the k-mer index adds ~40 MB, the profile search's digital sequences ~5 MB); floa
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import zipfile
@@ -96,6 +97,18 @@ class Library:
         rows = self._rows(index)
         return (self.ca_int[rows].astype(np.float64) * CA_UNIT
                 + self.cb_offset[rows].astype(np.float64) * CB_UNIT)
+
+    def subset_for(self, hits: list) -> tuple["Library", list]:
+        """(a Library of only the chains `hits` index, the hits renumbered to it): what a search
+        process sends back instead of the whole library (foldlite.templates.service)."""
+        chains = sorted({hit.index for hit in hits})
+        rows = np.concatenate([np.arange(self.offsets[i], self.offsets[i] + self.lengths[i]) for i in chains]) \
+            if chains else np.zeros(0, dtype=np.int64)
+        subset = Library(self.names[chains], self.lengths[chains], self.seq[rows], self.ca_int[rows],
+                         self.cb_offset[rows], self.center[chains], source=self.source, path=self.path,
+                         provenance=self.provenance)
+        renumber = {index: k for k, index in enumerate(chains)}
+        return subset, [dataclasses.replace(hit, index=renumber[hit.index]) for hit in hits]
 
     def index_of(self, name: str) -> int | None:
         """Index of the first chain called `name`, or None."""

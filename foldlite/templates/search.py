@@ -85,21 +85,29 @@ def _kmer_codes(residues: np.ndarray, valid_start: np.ndarray | None = None) -> 
 
 def kmer_index(library: Library) -> tuple[np.ndarray, np.ndarray]:
     """(starts [20^K + 1] int64, positions [H] int32): library rows whose k-mer has code c are
-    positions[starts[c]:starts[c + 1]]. Built once per library (Library.cached), ~0.2 s."""
+    positions[starts[c]:starts[c + 1]]. Built once per library (Library.cached), ~0.2 s for the
+    shipped library's 4.6 M residues."""
     def build():
-        rows = len(library.seq)
-        # a k-mer may start at row r only if it ends inside the same chain
-        chain_end = np.repeat(library.offsets + library.lengths, library.lengths)  # [R]
-        valid_start = np.arange(rows) + K <= chain_end
-        codes = _kmer_codes(library.seq, valid_start)  # [R - K + 1]
-        keep = np.flatnonzero(codes >= 0)
-        # codes < 20^3 = 8000 fit int16, which numpy sorts stably by radix sort in linear time: 0.1 s
-        # for the shipped library's 4.1 M rows against 0.5 s for a merge sort of int64 (issue 14)
-        order = np.argsort(codes[keep].astype(np.int16), kind="stable")
-        positions = keep[order].astype(np.int32)  # grouped by code, by row within a code
-        counts = np.bincount(codes[keep], minlength=_NUM_KMERS)
+        # int16 throughout (codes < 20^3 = 8000): a quarter of int64's memory traffic, and numpy sorts
+        # int16 stably by radix sort in linear time (0.1 s here against 0.5 s for a merge sort of int64)
+        letters = np.where(_CODE < 0, _ALPHABET_SIZE, _CODE).astype(np.int16)[library.seq]  # [R], 20: X
+        n = max(len(letters) - K + 1, 0)
+        codes = np.zeros(n, dtype=np.int16)
+        unusable = np.zeros(n, dtype=bool)  # a non-standard residue in the k-mer, or it crosses a chain end
+        for shift in range(K):
+            part = letters[shift:shift + n]
+            codes *= _ALPHABET_SIZE
+            codes += part
+            unusable |= part == _ALPHABET_SIZE
+        chain_ends = library.offsets + library.lengths  # [C] first row after each chain
+        for back in range(1, K):  # k-mers starting in a chain's last K - 1 rows run into the next chain
+            rows = chain_ends - back
+            unusable[rows[(rows >= 0) & (rows < n)]] = True
+        codes[unusable] = _NUM_KMERS  # sorts after every real code, then cut off
+        order = np.argsort(codes, kind="stable")  # grouped by code, by row within a code
+        counts = np.bincount(codes, minlength=_NUM_KMERS + 1)[:_NUM_KMERS]
         starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return starts, positions
+        return starts, order[:starts[-1]].astype(np.int32)
 
     return library.cached("kmer_index", build)
 
@@ -318,14 +326,9 @@ def _prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, ex
             DEFAULT_SEARCH if method is None else method)
 
 
-def prefetch_templates(sequence: str, library: Library, max_templates: int = DEFAULT_MAX_TEMPLATES,
-                       min_coverage: float = DEFAULT_MIN_COVERAGE, max_evalue: float = DEFAULT_MAX_EVALUE,
-                       exclude_names: Iterable[str] = (), max_identity: float | None = None,
-                       method: str | None = None) -> None:
-    """Run find_templates now and keep its answer for the same call later (used once, then dropped).
-    `foldlite fold` does this for its first record in a thread while torch is imported and the model
-    loaded; the caller makes sure the later call comes after this one returned."""
-    hits = find_templates(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity,
-                          method)
-    _PREFETCHED[_prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, exclude_names,
-                              max_identity, method)] = hits
+def remember_templates(sequence: str, library: Library, hits: list[Hit]) -> None:
+    """Keep `hits`, found elsewhere with find_templates' defaults (fold()'s), as the answer to the next
+    find_templates(sequence, library) with those defaults: used once, then dropped. `foldlite fold`
+    searches in a process of its own (foldlite.templates.service) and hands the hits over this way."""
+    _PREFETCHED[_prefetch_key(sequence, library, DEFAULT_MAX_TEMPLATES, DEFAULT_MIN_COVERAGE, DEFAULT_MAX_EVALUE,
+                              (), None, None)] = hits

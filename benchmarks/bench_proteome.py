@@ -79,8 +79,9 @@ def run_mode(fasta: Path, out: Path, mode: str, extra: list[str]) -> dict:
         peak_total = max(peak_total, sum(rss for rss, _ in sizes.values()))
         for pid, (rss, cmd) in sizes.items():
             # the folding processes: the CLI (serial), spawned workers, Ray actors (not raylet/gcs)
-            if mode == "serial" and pid == parent.pid or "spawn_main" in cmd or "ray::" in cmd \
-                    or "default_worker" in cmd:
+            # (serial: the CLI alone; its template search process is counted in the total only)
+            if (pid == parent.pid) if mode == "serial" else ("spawn_main" in cmd or "ray::" in cmd
+                                                             or "default_worker" in cmd):
                 peak_one = max(peak_one, rss)
                 folders.add(pid)
         time.sleep(0.2)

@@ -148,10 +148,11 @@ def _run_fold(args) -> int:
         args.input, args.ray = args.ray, ""  # `--ray in.fasta -o out`: the FASTA, not an address
     job = _fold_job(args)
     serial = args.ray is None and (args.workers or 1) == 1
-    # the library is loaded and searched in a process of its own, from now on, beside the input check,
-    # the torch import and the model load (foldlite.templates.service)
-    search = None if job.templates == "none" else SearchService(job.templates)
-    first = _first_sequence(args) if search is not None and serial else None
+    # folding here, the library is loaded and searched in a process of its own from now on, beside the
+    # input check, the torch import and the model load (foldlite.templates.service); --workers and
+    # --ray workers each load it themselves
+    search = SearchService(job.templates) if serial and job.templates != "none" else None
+    first = _first_sequence(args) if search is not None else None
     if first:
         search.request(0, first)  # the first record (task index 0) is searched as soon as the library is in
     try:
@@ -173,8 +174,6 @@ def _fold_with(args, job: FoldJob, serial: bool, search, started: float) -> int:
     folder = RecordFolder(job, search)
     if not args.quiet:
         print(f"templates: {folder.templates or 'none'}", file=sys.stderr, flush=True)
-    if search is not None and not serial:
-        search.close()  # it only checked the library: every worker searches its own
     out = Path(args.out)
     remove_stale_temporaries(out)  # what a killed run left half-written (never a live run's files)
     bar = progress(len(lengths), "fold", "record", enabled=not args.quiet)

@@ -2,7 +2,8 @@
 --workers process and each Ray actor, so that all three write identical files.
 
 A RecordFolder loads the model and the template library once (per process or actor) and then folds
-RecordTasks, one call each. A task carries its file name, chosen by the parent in input order, so the
+RecordTasks, one call each; in a serial run the library stays in a search process of its own
+(foldlite.templates.service), which sends back the hits and their chains, the same as a search here. A task carries its file name, chosen by the parent in input order, so the
 names do not depend on which worker finishes first. Files are written atomically, structure last
 (foldlite.io.outputs), so any number of workers can write into one folder.
 """

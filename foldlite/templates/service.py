@@ -1,7 +1,7 @@
 """Template search in a process of its own, for `foldlite fold`.
 
 Loading the shipped library (~0.8 s), building its search indexes (~0.4 s) and searching a
-300-residue query (~1 s) is numpy, Biopython and HMMER work; torch's import (~1.4 s) and the model
+300-residue query (~0.6 s) is numpy, Biopython and HMMER work; torch's import (~1.4 s) and the model
 load are Python work in the folding process. In one process they take turns on the GIL, so a
 single fold waited ~2 s for its templates after the model was ready; in two processes they run side
 by side (on 2 cores, measured: templates ready as the model is, ~2 s after start instead of ~4 s).
@@ -15,7 +15,7 @@ While a record folds, the service already searches the next one.
 
 The answer is find_templates' with its defaults (fold()'s), made by the same code as an in-process
 search, so a fold gets the same templates either way. Only the chains hit travel back
-(Library.subset, a few kB), with each Hit's index renumbered to match.
+(Library.subset_for, a few kB), with each Hit's index renumbered to match.
 """
 from __future__ import annotations
 
@@ -103,6 +103,8 @@ class SearchService:
     def result(self, key) -> tuple[list[Hit], Library | None]:
         """The hits for a requested key and the library they index (only the chains hit).
         Raises RuntimeError when that search failed, SearchServiceError when the process is gone."""
+        if key not in self._pending and key not in self._answers:
+            raise KeyError(f"no search was requested for {key!r}")
         self.describe()  # the "ready" message comes first
         while key not in self._answers:
             answer_key, hits, library, error = self._receive()

@@ -31,6 +31,12 @@ class SearchServiceError(RuntimeError):
 
 def _serve(connection, templates: str) -> None:
     """The search process: load the library, say so, then answer (key, sequence) until None."""
+    import os
+
+    if hasattr(os, "nice"):
+        # below the folding process: a search for the next record takes only the CPU time that the fold
+        # leaves (its torch threads otherwise lose time to it, measured ~+2 % on 100 records)
+        os.nice(10)
     from .library import resolve_templates
     from .search import find_templates, warm_up
 

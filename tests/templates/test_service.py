@@ -99,3 +99,41 @@ def test_kmer_index_lists_every_usable_kmer_once_by_code(library):
     for code in np.unique(codes[expected])[:50]:
         rows = positions[starts[code]:starts[code + 1]]
         assert np.all(codes[rows] == code) and np.all(np.diff(rows) > 0)  # by row within a code
+
+
+def _foldlite(*args, cwd):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "foldlite", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def test_the_foldlite_command_folds_with_its_search_process(tmp_path, tiny_weights, library_path, queries):
+    """The command as users run it (console(): main, then os._exit): table printed, files whole."""
+    import json
+
+    fasta = tmp_path / "two.fasta"
+    fasta.write_text(f">first\n{queries[1]}\n>second\n{queries[3]}\n")
+    out = tmp_path / "out"
+    result = _foldlite("fold", str(fasta), "-o", str(out), "--weights", tiny_weights, "--templates",
+                       str(library_path), "--no-plots", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"templates: {library_path} (" in result.stderr
+    assert "2/2 folded" in result.stdout  # flushed before the process left without teardown
+    first = json.loads((out / "first.json").read_text())
+    assert first["templates"] and first["templates"][0]["identity"] == 1.0  # found itself in the library
+    assert json.loads((out / "second.json").read_text())["templates"] == []
+    assert (out / "summary.tsv").read_text().count("\tok\t") == 2
+
+
+def test_the_foldlite_command_refuses_a_broken_library(tmp_path, tiny_weights):
+    fasta = tmp_path / "one.fasta"
+    fasta.write_text(">one\nMKTAYIAKQRQISFVKSHFSRQ\n")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04 but not a zip archive")
+    result = _foldlite("fold", str(fasta), "-o", str(tmp_path / "out"), "--weights", tiny_weights,
+                       "--templates", str(broken), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "foldlite fold: error:" in result.stderr and "broken.npz" in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing written

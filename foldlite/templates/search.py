@@ -317,7 +317,7 @@ def find_templates(sequence: str, library: Library, max_templates: int = DEFAULT
         return []
     key = _prefetch_key(sequence, library, max_templates, min_coverage, max_evalue, exclude_names, max_identity,
                         method)
-    if key in _PREFETCHED:  # found ahead by prefetch_templates (same arguments, same answer)
+    if key in _PREFETCHED:  # found elsewhere, handed over by remember_templates (same arguments, same answer)
         return _PREFETCHED.pop(key)
     # ask for a few more than needed: some may fail the coverage test
     hits = search_library(sequence, library, method, max_hits=3 * max_templates, max_evalue=max_evalue,

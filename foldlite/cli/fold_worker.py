@@ -3,8 +3,9 @@
 
 A RecordFolder loads the model and the template library once (per process or actor) and then folds
 RecordTasks, one call each; in a serial run the library stays in a search process of its own
-(foldlite.templates.service), which sends back the hits and their chains, the same as a search here. A task carries its file name, chosen by the parent in input order, so the
-names do not depend on which worker finishes first. Files are written atomically, structure last
+(foldlite.templates.service), which sends back the hits and their chains, the same as a search here.
+A task carries its file name, chosen by the parent in input order, so the names do not depend on which
+worker finishes first. Files are written atomically, structure last
 (foldlite.io.outputs), so any number of workers can write into one folder.
 """
 from __future__ import annotations

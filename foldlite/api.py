@@ -29,7 +29,7 @@ from .geometry.confidence import Calibration, expected_lddt
 from .constants import CONTACT_CLASSES, SS3_ALPHABET
 from .io.fasta import check_length, read_fasta
 from .geometry.pae import predicted_errors
-from .geometry.reconstruct import reconstruct
+from .geometry.reconstruct import RESTRAINED_SCHEDULE, reconstruct
 from .geometry.refine import RefineWeights
 from .model.network import FoldliteModel, softmax_in_place
 from .model.precision import autocast_context
@@ -353,15 +353,15 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
     starts = found.starts()
     templates_s += time.perf_counter() - tick
 
-    # without template restraints, pull the chain to a globule's size (see SINGLE_SEQUENCE_WEIGHTS)
-    weights = None if found.restrains else SINGLE_SEQUENCE_WEIGHTS
+    # no restraints: pull the chain to a globule's size; restrained: fewer steps (see both constants)
+    weights, schedule = (None, RESTRAINED_SCHEDULE) if found.restrains else (SINGLE_SEQUENCE_WEIGHTS, {})
     predictions = []
     for k in range(num_models):
         tick = time.perf_counter()
         # model 1 keeps the clean (un-jittered) MDS starts; later models start only from seeded jitter,
         # so every seed really gives a different structure
         result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
-                             clean_restarts=2 if k == 0 else 0, extra_starts=starts, weights=weights)
+                             clean_restarts=2 if k == 0 else 0, extra_starts=starts, weights=weights, **schedule)
         structure = _structure(result.coords, sequence, record_id, model.calibration.for_fold(found.restrains),
                                distogram)
         pae, ptm = predicted_errors(distogram, result.coords[:, 4], model.calibration.pair)  # [L, L] Å, 0-1

@@ -119,3 +119,23 @@ def test_calibration_keeps_ranking_beyond_its_fitted_range():
 
 def test_predicted_structures_are_centred(prediction):
     np.testing.assert_allclose(prediction.structure.ca.mean(axis=0), 0.0, atol=1e-6)
+
+
+def test_only_template_restrained_folds_use_the_shorter_refinement(model, library, chainset, monkeypatch):
+    import foldlite.api as api
+    from foldlite.geometry.reconstruct import POLISH_STEPS, RESTRAINED_SCHEDULE, STEPS
+
+    seen = []
+    real = api.reconstruct
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs.get("steps", STEPS), kwargs.get("polish_steps", POLISH_STEPS)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "reconstruct", spy)
+    sequence = chainset.chain(int(np.flatnonzero(chainset.lengths >= 40)[0])).sequence
+    restrained = foldlite.fold(sequence, model=model, templates=library)  # finds itself: restrained
+    alone = foldlite.fold(sequence, model=model, templates=None)
+    assert restrained.restrained_distogram is not None and alone.restrained_distogram is None
+    assert seen == [(RESTRAINED_SCHEDULE["steps"], RESTRAINED_SCHEDULE["polish_steps"]), (STEPS, POLISH_STEPS)]
+    assert RESTRAINED_SCHEDULE["steps"] < STEPS

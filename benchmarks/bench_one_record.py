@@ -29,7 +29,9 @@ sys.path.insert(0, str(ROOT))
 from machine import cpu_name  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 
-def pick_record(length: int) -> tuple[str, str]:
+def pick_record(length: int) -> tuple[str, str, str]:
+    """(name, sequence, chain-set path): the path is printed, because without $FOLDLITE_DATA a checkout
+    away from ../shared/data falls back to the bundled sample chains, which hold other records."""
     import numpy as np
 
     from foldlite.data.chains import ChainSet
@@ -37,7 +39,7 @@ def pick_record(length: int) -> tuple[str, str]:
     chains = ChainSet()
     test = chains.indices("test")
     index = int(test[np.argmin(np.abs(chains.lengths[test] - length))])
-    return str(chains.names[index]), chains.sequence(index)
+    return str(chains.names[index]), chains.sequence(index), str(chains.path)
 
 
 def top_imports(stderr: str, count: int = 8) -> list[tuple[float, str]]:
@@ -62,11 +64,11 @@ def main() -> None:
 
     import torch
 
-    name, sequence = pick_record(args.length)
+    name, sequence, chainset = pick_record(args.length)
     lines = [f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
              f"{torch.get_num_threads()} threads, python {platform.python_version()}; load average before "
              f"{os.getloadavg()[0]:.1f} (other work on the machine slows every number)",
-             f"record: {name} ({len(sequence)} residues, test split); options: {args.extra or '(defaults)'}; "
+             f"record: {name} ({len(sequence)} residues, test split of {chainset}); options: {args.extra or '(defaults)'}; "
              f"code: {args.root}",
              f"{'run':>3} {'wall s':>7} {'json total':>10} {'templates':>9} {'network':>7} {'geometry':>8} "
              f"{'outputs':>7} {'net+geo':>7} {'start+exit':>10} {'cpu s':>6}"]

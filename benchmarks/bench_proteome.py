@@ -44,6 +44,14 @@ def pick_records(count: int, lengths: tuple[int, int], seed: int) -> list[tuple[
     return [(str(chains.names[i]), chains.sequence(int(i))) for i in chosen]
 
 
+def chainset_path() -> str:
+    """The chain set the records come from: without $FOLDLITE_DATA a checkout away from ../shared/data
+    falls back to the bundled sample chains, so the header says which one it was."""
+    from foldlite.data.chains import default_chainset_path
+
+    return str(default_chainset_path())
+
+
 def mode_options(mode: str) -> list[str]:
     if mode == "serial":
         return []
@@ -113,7 +121,8 @@ def main() -> None:
     residues = sum(len(s) for _, s in records)
     lines = [f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
              f"python {platform.python_version()}; load average before {os.getloadavg()[0]:.1f}",
-             f"{len(records)} test-split chains of {low}-{high} residues (seed {args.seed}), {residues} residues, "
+             f"{len(records)} test-split chains of {low}-{high} residues from {chainset_path()} (seed {args.seed}), "
+             f"{residues} residues, "
              f"mean length {residues / len(records):.0f}; fold options: {args.extra or '(defaults)'}",
              f"{'mode':<9} {'wall s':>7} {'seq/hour':>8} {'res/s':>6} {'CPU s/seq':>9} {'peak worker MB':>14} "
              f"{'peak total MB':>13} {'load':>5}"]

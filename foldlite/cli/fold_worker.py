@@ -107,7 +107,7 @@ class RecordFolder:
         import torch
 
         from ..api import load_model
-        from ..templates.library import resolve_templates
+        from ..templates.library import library_label, resolve_templates
 
         from ..model.precision import use_bf16
 
@@ -124,8 +124,7 @@ class RecordFolder:
             self.templates = search.describe()  # LibraryError (a usage error) if it cannot be read
         else:
             self.library = resolve_templates(job.templates)
-            self.templates = None if self.library is None else \
-                f"{self.library.path or 'in-memory library'} ({len(self.library)} chains)"
+            self.templates = None if self.library is None else library_label(self.library.path, len(self.library))
 
     def request(self, task: RecordTask) -> None:
         """Start the search for a record that will be folded next, when a search process makes it (so

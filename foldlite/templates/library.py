@@ -52,6 +52,11 @@ def default_library_path() -> Path:
     return Path(__file__).resolve().parents[1] / "weights" / "library.npz"
 
 
+def library_label(path, chains: int) -> str:
+    """How `foldlite fold` names the library it searches: 'PATH (N chains)'."""
+    return f"{path or 'in-memory library'} ({chains} chains)"
+
+
 class Library:
     """An in-memory structure library (see the module docstring for the arrays)."""
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import multiprocessing
 
 from .hits import Hit
-from .library import Library, LibraryError
+from .library import Library, LibraryError, library_label
 
 
 class SearchServiceError(RuntimeError):
@@ -93,7 +93,7 @@ class SearchService:
         kind, detail = self._info
         if kind == "error":
             raise LibraryError(detail)
-        return None if detail is None else f"{detail[0]} ({detail[1]} chains)"
+        return None if detail is None else library_label(*detail)
 
     def request(self, key, sequence: str) -> None:
         """Queue a search for `sequence` (canonical); its answer is collected with result(key). A key

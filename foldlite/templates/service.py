@@ -97,14 +97,15 @@ class SearchService:
 
     def request(self, key, sequence: str) -> None:
         """Queue a search for `sequence` (canonical); its answer is collected with result(key). A key
-        already asked for is not asked again."""
+        already asked for is not asked again. A process that has already stopped (a library it could not
+        read makes it say why and exit at once) is not an error here: describe() and result() report it."""
         if key in self._pending or key in self._answers:
             return
         try:
             self._connection.send((key, sequence))
-            self._pending.add(key)
-        except (OSError, ValueError) as error:
-            raise SearchServiceError(f"the template search process stopped ({error})") from None
+        except (OSError, ValueError):  # broken pipe: its last words, if any, are still there to read
+            pass
+        self._pending.add(key)
 
     def result(self, key) -> tuple[list[Hit], Library | None]:
         """The hits for a requested key and the library they index (only the chains hit).

@@ -137,3 +137,15 @@ def test_the_foldlite_command_refuses_a_broken_library(tmp_path, tiny_weights):
     assert result.returncode == 2
     assert "foldlite fold: error:" in result.stderr and "broken.npz" in result.stderr
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_a_request_after_the_process_gave_up_on_its_library_still_names_the_library(tmp_path):
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a library")
+    service = SearchService(str(broken))
+    service._process.join(timeout=60)  # it reports the error and exits
+    assert not service._process.is_alive()
+    service.request(0, "MKTAYIAKQRQISFVKSHFSRQ")  # into a closed pipe: no error yet
+    with pytest.raises(LibraryError, match="broken.npz"):
+        service.result(0)
+    service.close()

@@ -1,0 +1,134 @@
+"""A helper process beside `foldlite fold`'s folding process: spawned (a fresh interpreter: no torch,
+no OpenMP state), niced below the fold, answering keyed requests in the order they were asked.
+
+Two helpers use it: the template search (foldlite.templates.service) and the figure drawing
+(foldlite.io.figure_service). On 2 cores the folding process imports torch and loads the model on one
+core for ~2 s, and its geometry and file writing leave a core idle; work that needs no torch runs
+there instead of after it.
+
+    helper = BackgroundProcess(setup, handle, argument, nice=10, name="foldlite-x")
+    detail = helper.ready()            # what setup said; setup_failed(message) raised if it failed
+    helper.request(key, payload)       # queue work (a key already asked for is not asked again)
+    answer = helper.result(key)        # handle(state, payload), or RuntimeError(its error)
+    helper.close()
+
+setup(argument) -> (state, detail) runs once in the helper; handle(state, payload) -> answer once per
+request. Both must be module-level functions (they travel to the helper by name). A helper that dies
+or whose pipe breaks raises `Stopped` (BackgroundProcessError) instead of hanging; a failed setup
+raises what `setup_failed` makes of its message (a subclass chooses, e.g. a LibraryError).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+
+class BackgroundProcessError(RuntimeError):
+    """The helper process stopped answering (it died, or its pipe broke)."""
+
+
+def _serve(connection, setup, handle, argument, nice: int) -> None:
+    """The helper: run setup, say how it went, then answer (key, payload) until None."""
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)  # below the folding process: it only takes the CPU time the fold leaves
+    try:
+        state, detail = setup(argument)
+    except Exception as error:  # noqa: BLE001 (the folding process reports it, in its own words)
+        connection.send(("error", f"{error}"))
+        return
+    connection.send(("ready", detail))
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):  # the folding process is gone
+            return
+        if message is None:
+            return
+        key, payload = message
+        try:
+            connection.send((key, handle(state, payload), None))
+        except Exception as error:  # noqa: BLE001 (this request fails, the others go on)
+            connection.send((key, None, f"{type(error).__name__}: {error}"))
+
+
+class BackgroundProcess:
+    """A spawned helper process with keyed requests (module docstring)."""
+
+    Stopped = BackgroundProcessError  # what a dead helper raises (subclasses name their own)
+
+    def __init__(self, setup, handle, argument=None, nice: int = 10, name: str = "foldlite-helper"):
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, setup, handle, argument, nice),
+                                        name=name, daemon=True)
+        self._process.start()
+        child.close()
+        self.name = name
+        self._ready = None  # ("ready", detail) or ("error", message), once received
+        self._answers: dict = {}  # key -> (answer, error) received ahead of its turn
+        self._pending: set = set()  # keys requested and not yet answered
+
+    def _receive(self):
+        try:
+            return self._connection.recv()
+        except (EOFError, OSError) as error:
+            raise self.Stopped(f"the {self.name} process stopped ({error or 'no answer'})") from None
+
+    def setup_failed(self, message: str) -> Exception:
+        """The error that a failed setup raises in the folding process."""
+        return RuntimeError(f"{self.name}: {message}")
+
+    def ready(self):
+        """What setup said, once it finished (waits for it); raises setup_failed(its message) when it
+        failed (the helper then exits)."""
+        if self._ready is None:
+            self._ready = self._receive()
+        kind, detail = self._ready
+        if kind == "error":
+            raise self.setup_failed(detail)
+        return detail
+
+    def request(self, key, payload) -> None:
+        """Queue `payload` under `key`; collect its answer with result(key). A key already asked for is
+        not asked again. A helper that has already stopped (a failed setup makes it exit at once) is no
+        error here: ready() and result() report it."""
+        if key in self._pending or key in self._answers:
+            return
+        try:
+            self._connection.send((key, payload))
+        except (OSError, ValueError):  # broken pipe: its last words, if any, are still there to read
+            pass
+        self._pending.add(key)
+
+    def asked(self, key) -> bool:
+        return key in self._pending or key in self._answers
+
+    def result(self, key):
+        """The answer for a requested key. RuntimeError when that request failed in the helper,
+        `Stopped` when the helper is gone, setup_failed(...) when its setup failed."""
+        if not self.asked(key):
+            raise KeyError(f"nothing was requested under {key!r}")
+        self.ready()  # its message comes first
+        while key not in self._answers:
+            answer_key, answer, error = self._receive()
+            self._answers[answer_key] = (answer, error)
+            self._pending.discard(answer_key)
+        answer, error = self._answers.pop(key)
+        if error is not None:
+            raise RuntimeError(error)
+        return answer
+
+    def close(self) -> None:
+        """Stop the helper: at once when requests are still queued (nobody will read them). Idempotent."""
+        if self._connection.closed:
+            return
+        if not self._pending:
+            try:
+                self._connection.send(None)
+            except (OSError, ValueError):
+                pass
+            self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=5)
+        self._connection.close()

@@ -3,7 +3,8 @@
 
 A RecordFolder loads the model and the template library once (per process or actor) and then folds
 RecordTasks, one call each; in a serial run the library stays in a search process of its own
-(foldlite.templates.service), which sends back the hits and their chains, the same as a search here.
+(foldlite.templates.service), which sends back the hits and their chains, the same as a search here,
+and the figures are drawn in another (foldlite.io.figure_service), the same PNG as one drawn here.
 A task carries its file name, chosen by the parent in input order, so the names do not depend on which
 worker finishes first. Files are written atomically, structure last
 (foldlite.io.outputs), so any number of workers can write into one folder.
@@ -101,9 +102,10 @@ def _row_from_json(task: RecordTask, path: Path, status: str) -> RecordRow:
 class RecordFolder:
     """Model and library loaded once; fold(task) folds one record, writes its files, returns its row."""
 
-    def __init__(self, job: FoldJob, search=None):
+    def __init__(self, job: FoldJob, search=None, figures=None):
         """search: a foldlite.templates.service.SearchService that holds the library and searches it
-        in its own process (a serial `foldlite fold`); None: the library is loaded here."""
+        in its own process (a serial `foldlite fold`); None: the library is loaded here.
+        figures: a foldlite.io.figure_service.FigureService that draws the figures; None: drawn here."""
         import torch
 
         from ..api import load_model
@@ -118,7 +120,7 @@ class RecordFolder:
         self.job = job
         self.out = Path(job.out)
         self.model = load_model(job.weights, job.device)
-        self.search = search
+        self.search, self.figures = search, figures
         if search is not None:
             self.library = None
             self.templates = search.describe()  # LibraryError (a usage error) if it cannot be read
@@ -158,6 +160,32 @@ class RecordFolder:
         remember_templates(task.sequence, library, hits)
         return library, time.perf_counter() - tick
 
+    def _ask_for_figures(self, task: RecordTask, predictions) -> list:
+        """Per prediction: a function () -> its PNG bytes, already being drawn in the figure process;
+        None (drawn in write_prediction) without a figure process or plots."""
+        if self.figures is None or not self.job.plots:
+            return [None] * len(predictions)
+        from ..io.plots import figure_data
+
+        keys = [(task.index, rank) for rank in range(len(predictions))]
+        for key, prediction in zip(keys, predictions):
+            self.figures.request(key, figure_data(prediction))
+        return [lambda key=key, prediction=prediction: self._figure(key, prediction)
+                for key, prediction in zip(keys, predictions)]
+
+    def _figure(self, key, prediction) -> bytes:
+        from ..io.figure_service import FigureServiceError
+        from ..io.plots import figure_data, figure_png
+
+        if self.figures is not None:
+            try:
+                return self.figures.result(key)
+            except FigureServiceError as error:  # draw here from now on (the same figure)
+                print(f"foldlite fold: warning: {error}; drawing figures in this process from now on",
+                      file=sys.stderr)
+                self.figures = None
+        return figure_png(figure_data(prediction))
+
     def fold(self, task: RecordTask) -> RecordRow:
         from ..api import ModifiedResidueWarning, fold_models
         from ..io.outputs import record_state, write_prediction
@@ -187,12 +215,13 @@ class RecordFolder:
                 # another run into this folder finished the record meanwhile (same input, same files)
                 row.status, row.seconds = "skipped (written meanwhile by another run)", time.perf_counter() - tick
                 return row
+            figures = self._ask_for_figures(task, predictions)
             # rank 1 last: until its structure file exists the record reads as unfinished (record_state)
-            for prediction, file_name in reversed(list(zip(predictions, names))):
+            for prediction, file_name, figure in reversed(list(zip(predictions, names, figures))):
                 # an unfinished record's leftovers (no structure file yet) are ours to replace
                 write_prediction(prediction, self.out, name=file_name, fmt=job.fmt, plots=job.plots,
                                  overwrite=True, extra={"file_stem": file_name}, html=job.html,
-                                 full_distogram=job.full_distogram)
+                                 full_distogram=job.full_distogram, figure=figure)
             row.seconds = record_seconds(predictions)
             failures = [p.relax_info["status"] for p in predictions if p.relax_info.get("status", "ok") != "ok"]
             if failures:  # the unrelaxed model was written; the record still counts as failed

@@ -73,9 +73,11 @@ def record_state(directory: Path, names: list[str], fmt: str) -> tuple[str, Path
 
 def write_prediction(prediction, directory: Path, name: str | None = None, fmt: str = "pdb",
                      plots: bool = True, overwrite: bool = False, extra: dict | None = None,
-                     html: bool = False, full_distogram: bool = False) -> dict[str, Path]:
+                     html: bool = False, full_distogram: bool = False, figure=None) -> dict[str, Path]:
     """Write all files of one prediction; `name` defaults to the record id (made file-safe); with
     html=True also the <name>.html report, and <name>_unrelaxed.<fmt> for a relaxed prediction.
+    figure: with plots, a function () -> the PNG's bytes, drawn elsewhere (`foldlite fold` draws it in
+    a process of its own, foldlite.io.figure_service); by default it is drawn here.
     full_distogram: also keep the [L, L, 65] distance-bin probabilities in <name>_distogram.npz
     (see distogram_arrays). The time spent making the files is recorded as prediction.timings["outputs"]
     (and its "total" updated) before the JSON is made, so the JSON's total is the record's time.
@@ -99,7 +101,7 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
     tick = time.perf_counter()
     contents = {"distogram": _distogram_npz(prediction, full_distogram)}
     if plots:
-        contents["plot"] = _figure_png(prediction)
+        contents["plot"] = figure() if figure is not None else _figure_png(prediction)
     if html:  # the self-contained report (foldlite.io.report)
         contents["html"] = prediction.to_html().encode("utf-8")
     if unrelaxed is not None:  # the backbone model a relaxed one came from
@@ -176,21 +178,7 @@ def _distogram_npz(prediction, full_distogram: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def _figure_png(prediction, dpi: int = 110) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
+def _figure_png(prediction) -> bytes:
+    from .plots import figure_data, figure_png
 
-    from .plots import plot_prediction
-
-    # a plain Figure, not pyplot: nothing is shown or kept open, and the user's backend is untouched
-    figure = plot_prediction(prediction, pyplot=False)
-    figure.set_dpi(dpi)
-    canvas = FigureCanvasAgg(figure)
-    # drawn once and encoded with Pillow: savefig lays a constrained-layout figure out twice (a dry run,
-    # then the real draw), a third of the figure's time (0.4 of 1.2 CPU-s at 300 residues)
-    canvas.draw()
-    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-    buffer = io.BytesIO()
-    # zlib level 3 instead of Pillow's 6: 2.5x faster (0.05 against 0.13 s at 300 residues), 7 % larger
-    image.save(buffer, format="png", compress_level=3)
-    return buffer.getvalue()
+    return figure_png(figure_data(prediction))

@@ -1,6 +1,13 @@
 """Prediction figure: predicted distance map with contacts, predicted error (PAE) map, pLDDT along the
-sequence, SS track."""
+sequence, SS track.
+
+figure_data(prediction) takes what the figure shows out of a Prediction (a few [L, L] maps, no model,
+no [L, L, 65] distogram), so that the figure can also be drawn in another process
+(foldlite.io.figure_service); draw_figure draws it, figure_png renders it to PNG bytes.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,6 +20,41 @@ def expected_distance_map(distogram: np.ndarray) -> np.ndarray:
     scale (display only; the geometry counts it as FAR_DISTANCE)."""
     centers = np.append(DISTOGRAM_CENTERS, DISTOGRAM_MAX)
     return distogram @ centers
+
+
+@dataclass(frozen=True)
+class FigureData:
+    """What the figure shows. distances, contacts: [L, L] (Å; probability) of the distogram the
+    structure was built from; pae: [L, L] Å or None; plddt: [L] 0-100; ss3_probs: [L, 3]."""
+
+    title: str
+    distances: np.ndarray
+    contacts: np.ndarray
+    pae: np.ndarray | None
+    ptm: float | None
+    plddt: np.ndarray
+    mean_plddt: float
+    seed: int
+    rank: int
+    secondary_structure: str
+    ss3_probs: np.ndarray
+
+
+def figure_data(prediction) -> FigureData:
+    """The figure's content of a Prediction (foldlite.api.Prediction or anything with its fields)."""
+    # show the distribution the structure was built from: with templates, the restrained one
+    restrained = getattr(prediction, "restrained_distogram", None)
+    distogram = prediction.distogram if restrained is None else restrained
+    source = "network" if restrained is None else "network + templates"
+    # the record id goes across the whole figure (ids can be long); the panels keep short titles
+    return FigureData(title=f"{_shorten(str(prediction.id), 80)}  ({source})",
+                      distances=expected_distance_map(distogram),
+                      contacts=distogram[..., :CONTACT_CLASSES].sum(-1),
+                      pae=getattr(prediction, "pae", None), ptm=getattr(prediction, "ptm", None),
+                      plddt=np.asarray(prediction.plddt), mean_plddt=float(prediction.mean_plddt),
+                      seed=prediction.seed, rank=prediction.rank,
+                      secondary_structure=prediction.secondary_structure,
+                      ss3_probs=np.asarray(prediction.ss3_probs))
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -60,10 +102,36 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
     pyplot=True makes it a pyplot figure, shown the usual way (inline in notebooks); pyplot=False
     makes a plain Figure for writing files. Either way the user's backend is left as it is.
     """
+    return draw_figure(figure_data(prediction), path, pyplot)
+
+
+def figure_png(data: FigureData, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes (what `foldlite fold` writes as <name>.png)."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    # a plain Figure, not pyplot: nothing is shown or kept open, and the user's backend is untouched
+    figure = draw_figure(data, pyplot=False)
+    figure.set_dpi(dpi)
+    canvas = FigureCanvasAgg(figure)
+    # drawn once and encoded with Pillow: savefig lays a constrained-layout figure out twice (a dry run,
+    # then the real draw), a third of the figure's time (0.4 of 1.2 CPU-s at 300 residues)
+    canvas.draw()
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    buffer = io.BytesIO()
+    # zlib level 3 instead of Pillow's 6: 2.5x faster (0.05 against 0.13 s at 300 residues), 7 % larger
+    image.save(buffer, format="png", compress_level=3)
+    return buffer.getvalue()
+
+
+def draw_figure(data: FigureData, path=None, pyplot: bool = True):
+    """The Figure of `data` (see plot_prediction for path and pyplot)."""
     from matplotlib.figure import Figure
 
-    length = len(prediction.sequence)
-    pae = getattr(prediction, "pae", None)
+    length = len(data.plddt)
+    pae = data.pae
     width, rects = _inch_rects(pae is not None)
     size = (width, FIGURE_HEIGHT)
     if pyplot:
@@ -77,21 +145,13 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
         left, bottom, w, h = rects[name]
         return fig.add_axes((left / width, bottom / FIGURE_HEIGHT, w / width, h / FIGURE_HEIGHT), **kwargs)
 
-    # the record id goes across the whole figure (ids can be long); the panels keep short titles
-    source = "network + templates" if getattr(prediction, "restrained_distogram", None) is not None \
-        else "network"
-    fig.suptitle(f"{_shorten(str(prediction.id), 80)}  ({source})", fontsize=10, y=0.975)
+    fig.suptitle(data.title, fontsize=10, y=0.975)
     ax_map = axes("map")
-    # show the distribution the structure was built from: with templates, the restrained one
-    restrained = getattr(prediction, "restrained_distogram", None)
-    distogram = prediction.distogram if restrained is None else restrained
-    distances = expected_distance_map(distogram)
-    contacts = distogram[..., :CONTACT_CLASSES].sum(-1)
     # upper triangle: expected distance; lower triangle: contact probability
     upper = np.triu(np.ones((length, length), bool), 1)
-    shown = np.where(upper, distances, np.nan)
+    shown = np.where(upper, data.distances, np.nan)
     image = ax_map.imshow(shown, cmap="viridis_r", vmin=2, vmax=22, interpolation="nearest")
-    contact_image = ax_map.imshow(np.where(~upper, contacts, np.nan), cmap="Greys", vmin=0, vmax=1,
+    contact_image = ax_map.imshow(np.where(~upper, data.contacts, np.nan), cmap="Greys", vmin=0, vmax=1,
                                   interpolation="nearest")
     # colour bars in axes of their own, labelled as matplotlib labels the ones it places itself
     fig.colorbar(contact_image, cax=axes("contact_bar", label="<colorbar>"), label="P(contact < 8 Å), lower")
@@ -101,17 +161,17 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
     ax_map.set_ylabel("residue")
 
     if pae is not None:
-        _pae_panel(fig, axes("pae"), axes("pae_bar", label="<colorbar>"), pae, prediction.ptm)
+        _pae_panel(fig, axes("pae"), axes("pae_bar", label="<colorbar>"), pae, data.ptm)
     ax_plddt = axes("plddt")
     residues = np.arange(1, length + 1)
-    ax_plddt.plot(residues, prediction.plddt, color="#333333", lw=1.2)
+    ax_plddt.plot(residues, data.plddt, color="#333333", lw=1.2)
     highs = [100] + [low for low, _ in PLDDT_BANDS[:-1]]  # each band runs from its threshold to the one above
     for (low, colour), high in zip(PLDDT_BANDS, highs):
         ax_plddt.axhspan(low, high, color=colour, alpha=0.15, lw=0)
     ax_plddt.set_ylim(0, 100)
     ax_plddt.set_xlim(1, max(length, 2))
     ax_plddt.set_ylabel("pLDDT")
-    ax_plddt.set_title(f"mean pLDDT {prediction.mean_plddt:.1f}  (seed {prediction.seed}, rank {prediction.rank})",
+    ax_plddt.set_title(f"mean pLDDT {data.mean_plddt:.1f}  (seed {data.seed}, rank {data.rank})",
                        fontsize=9)
 
     ax_ss = axes("ss", sharex=ax_plddt)
@@ -119,7 +179,7 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
     from matplotlib.colors import to_rgb
     from matplotlib.patches import Patch
 
-    track = np.array([to_rgb(SS_COLOURS[state]) for state in prediction.secondary_structure])  # [L, 3]
+    track = np.array([to_rgb(SS_COLOURS[state]) for state in data.secondary_structure])  # [L, 3]
     ax_ss.imshow(track[None], aspect="auto", interpolation="nearest", extent=(0.5, length + 0.5, 0, 1))
     ax_ss.set_yticks([])
     ax_ss.set_ylabel("SS", rotation=0, labelpad=12)
@@ -128,7 +188,7 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
 
     ax_prob = axes("ss_probs", sharex=ax_plddt)
     for index, state in enumerate(SS3_ALPHABET):
-        ax_prob.plot(residues, prediction.ss3_probs[:, index], color=SS_COLOURS[state], lw=1)
+        ax_prob.plot(residues, data.ss3_probs[:, index], color=SS_COLOURS[state], lw=1)
     ax_prob.set_ylim(0, 1)
     ax_prob.set_ylabel("P(SS)")
     ax_prob.set_xlabel("residue")

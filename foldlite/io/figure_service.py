@@ -1,0 +1,48 @@
+"""The figure of `foldlite fold`, drawn in a process of its own.
+
+Importing matplotlib takes ~0.4 s and drawing a 300-residue figure ~0.35 s, all of it Python work
+that would otherwise follow the geometry on the folding process's critical path. The figure process
+(spawned at the start, niced far below the fold) imports matplotlib while the folding process
+imports torch and loads the model, in the CPU time those leave; a record's figure is then drawn
+from its FigureData (foldlite.io.plots: a few [L, L] maps, ~2 MB at 300 residues) while the
+folding process makes the record's other files.
+
+    figures = FigureService()                 # spawned at once; imports matplotlib
+    figures.request(key, figure_data(pred))   # queue a figure
+    png = figures.result(key)                 # its PNG bytes, the same as figure_png() here
+    figures.close()
+"""
+from __future__ import annotations
+
+from ..background import BackgroundProcess, BackgroundProcessError
+from .plots import FigureData
+
+
+class FigureServiceError(BackgroundProcessError):
+    """The figure process stopped answering (it died, or its pipe broke)."""
+
+
+def _import_matplotlib(_):
+    """Setup in the figure process: the imports a figure needs, before the first one is asked for."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import PIL.Image  # noqa: F401
+
+    return None, None
+
+
+def _draw(_, data: FigureData) -> bytes:
+    from .plots import figure_png
+
+    return figure_png(data)
+
+
+class FigureService(BackgroundProcess):
+    """A spawned process that draws figures (module docstring)."""
+
+    Stopped = FigureServiceError
+
+    def __init__(self):
+        # nice 15: below the search process (10), whose answer a fold waits for first; at start-up the
+        # two share the core that torch's import leaves (CFS weights 36 against 110)
+        super().__init__(_import_matplotlib, _draw, None, nice=15, name="foldlite-figures")

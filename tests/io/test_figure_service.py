@@ -1,0 +1,72 @@
+"""The figure process of `foldlite fold` (foldlite.io.figure_service): the same PNG as one drawn here,
+answers by key, and a fold that goes on drawing here when the process dies."""
+from __future__ import annotations
+
+import pytest
+
+import foldlite
+from foldlite.io.figure_service import FigureService, FigureServiceError
+from foldlite.io.plots import figure_data, figure_png
+
+
+@pytest.fixture(scope="module")
+def predictions(model):
+    return [foldlite.fold(sequence, model=model, templates=None)
+            for sequence in ("MKTAYIAKQRQISFVKSHFSRQLEERLG", "GSHMSLFDFFKNKGSAAATMRRHYAE")]
+
+
+def test_the_figure_process_draws_the_figure_drawn_here(predictions):
+    service = FigureService()
+    try:
+        for key, prediction in enumerate(predictions):
+            service.request(key, figure_data(prediction))
+        # asked in order, collected in any order
+        for key in reversed(range(len(predictions))):
+            png = service.result(key)
+            assert png.startswith(b"\x89PNG")
+            assert png == figure_png(figure_data(predictions[key]))
+    finally:
+        service.close()
+    assert not service._process.is_alive()
+
+
+def test_a_dead_figure_process_is_an_error_not_a_hang(predictions):
+    service = FigureService()
+    service.ready()
+    service._process.kill()
+    service._process.join()
+    with pytest.raises(FigureServiceError):
+        service.request(0, figure_data(predictions[0]))
+        service.result(0)
+    service.close()
+
+
+def test_a_fold_goes_on_drawing_here_when_the_process_dies(tiny_weights, tmp_path, capsys):
+    from foldlite.cli.fold_worker import FoldJob, RecordFolder, RecordTask
+
+    job = FoldJob(out=str(tmp_path), weights=tiny_weights, templates="none")
+    figures = FigureService()
+    folder = RecordFolder(job, figures=figures)
+    figures._process.kill()
+    figures._process.join()
+    row = folder.fold(RecordTask(0, "q", "q", "MKTAYIAKQRQISFVKSHFSRQLEERLG"))
+    figures.close()
+    assert row.ok, row.status
+    assert "drawing figures in this process" in capsys.readouterr().err
+    assert folder.figures is None
+    assert (tmp_path / "q.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_fold_command_writes_the_figure_a_fold_here_draws(tiny_weights, tmp_path):
+    """`foldlite fold` (serial: figures from the figure process) and write_prediction here give the
+    same PNG bytes for the same record and seed."""
+    from foldlite.cli import main
+    from foldlite.io.outputs import write_prediction
+
+    sequence = "MKTAYIAKQRQISFVKSHFSRQLEERLG"
+    assert main(["fold", "--sequence", sequence, "--id", "q", "-o", str(tmp_path / "cli"),
+                 "--weights", tiny_weights, "--templates", "none", "--quiet"]) == 0
+    prediction = foldlite.fold(sequence, model=foldlite.load_model(tiny_weights), templates=None,
+                               record_id="q")
+    write_prediction(prediction, tmp_path / "here", name="q")
+    assert (tmp_path / "cli" / "q.png").read_bytes() == (tmp_path / "here" / "q.png").read_bytes()

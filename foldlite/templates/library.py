@@ -60,14 +60,20 @@ def library_label(path, chains: int) -> str:
 class Library:
     """An in-memory structure library (see the module docstring for the arrays)."""
 
-    def __init__(self, names: np.ndarray, lengths: np.ndarray, seq: np.ndarray, ca: np.ndarray,
+    def __init__(self, names: np.ndarray, lengths: np.ndarray, seq: np.ndarray, ca: np.ndarray | None,
                  cb_offset: np.ndarray, center: np.ndarray, source: str = "", path: Path | None = None,
-                 provenance: dict | None = None):
+                 provenance: dict | None = None, ca_delta: np.ndarray | None = None):
+        """ca: Cα [R, 3] int16 in CA_UNIT; or None and ca_delta: the file's per-chain steps (each chain's
+        first row absolute, then differences), decoded chain by chain as chains are used."""
+        if (ca is None) == (ca_delta is None):
+            raise ValueError("give the Cα coordinates either decoded (ca) or as steps (ca_delta)")
         self.names = np.asarray(names).astype(str)  # [C]
         self.lengths = np.asarray(lengths, dtype=np.int64)  # [C]
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)  # [C]
         self.seq = np.asarray(seq, dtype=np.uint8)  # [R] ASCII
-        self.ca_int = np.asarray(ca, dtype=np.int16)  # [R, 3] Cα / CA_UNIT, relative to the centre
+        # [R, 3] Cα / CA_UNIT, relative to the centre: decoded (or None until ca_int is asked for) and steps
+        self._ca_int = None if ca is None else np.asarray(ca, dtype=np.int16)
+        self._ca_delta = None if ca_delta is None else np.asarray(ca_delta, dtype=np.int16)
         self.cb_offset = np.asarray(cb_offset, dtype=np.int8)  # [R, 3] (Cβ - Cα) / CB_UNIT
         self.center = np.asarray(center, dtype=np.float32)  # [C, 3] Å
         self.source = source
@@ -90,18 +96,33 @@ class Library:
         start = int(self.offsets[index])
         return slice(start, start + int(self.lengths[index]))
 
+    @property
+    def ca_int(self) -> np.ndarray:
+        """[R, 3] int16 Cα / CA_UNIT of every chain. A loaded library decodes it from the file's steps
+        only when asked (0.5 s for the shipped 4.6 M residues, which a search never needs: a fold
+        only reads its templates' chains, through _chain_ca)."""
+        if self._ca_int is None:
+            self._ca_int = _decode_ca(self._ca_delta, self.lengths)
+        return self._ca_int
+
+    def _chain_ca(self, index: int) -> np.ndarray:
+        """[L, 3] int16 Cα / CA_UNIT of one chain (from its steps, exact integer sums, when not decoded)."""
+        rows = self._rows(index)
+        if self._ca_int is not None:
+            return self._ca_int[rows]
+        return np.cumsum(self._ca_delta[rows], axis=0, dtype=np.int64).astype(np.int16)
+
     def sequence(self, index: int) -> str:
         return self.seq[self._rows(index)].tobytes().decode("ascii")
 
     def ca(self, index: int) -> np.ndarray:
         """Cα [L, 3] Å, relative to the chain centre."""
-        return self.ca_int[self._rows(index)].astype(np.float64) * CA_UNIT
+        return self._chain_ca(index).astype(np.float64) * CA_UNIT
 
     def cb(self, index: int) -> np.ndarray:
         """Ideal Cβ [L, 3] Å (virtual for Gly), same frame as ca()."""
-        rows = self._rows(index)
-        return (self.ca_int[rows].astype(np.float64) * CA_UNIT
-                + self.cb_offset[rows].astype(np.float64) * CB_UNIT)
+        return (self._chain_ca(index).astype(np.float64) * CA_UNIT
+                + self.cb_offset[self._rows(index)].astype(np.float64) * CB_UNIT)
 
     def subset_for(self, hits: list) -> tuple["Library", list]:
         """(a Library of only the chains `hits` index, the hits renumbered to it): what a search
@@ -109,7 +130,8 @@ class Library:
         chains = sorted({hit.index for hit in hits})
         rows = np.concatenate([np.arange(self.offsets[i], self.offsets[i] + self.lengths[i]) for i in chains]) \
             if chains else np.zeros(0, dtype=np.int64)
-        subset = Library(self.names[chains], self.lengths[chains], self.seq[rows], self.ca_int[rows],
+        ca = np.concatenate([self._chain_ca(i) for i in chains]) if chains else np.zeros((0, 3), np.int16)
+        subset = Library(self.names[chains], self.lengths[chains], self.seq[rows], ca,
                          self.cb_offset[rows], self.center[chains], source=self.source, path=self.path,
                          provenance=self.provenance)
         renumber = {index: k for k, index in enumerate(chains)}
@@ -171,7 +193,7 @@ def load_library(path: str | os.PathLike) -> Library:
                                    f"{LIBRARY_FORMAT}; rebuild it with `foldlite library build`")
             lengths = data["length"].astype(np.int64)
             library = Library(names=data["name"], lengths=lengths, seq=data["seq"],
-                              ca=_decode_ca(data["ca_delta"], lengths), cb_offset=data["cb_offset"],
+                              ca=None, ca_delta=data["ca_delta"], cb_offset=data["cb_offset"],
                               center=data["center"], source=str(data["source"]) if "source" in data.files else "",
                               path=path, provenance=json.loads(str(data["provenance"]))
                               if "provenance" in data.files else None)
@@ -180,7 +202,7 @@ def load_library(path: str | os.PathLike) -> Library:
     # not a zip, truncated, bad CRC or deflate stream, pickled object arrays...
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:  # JSONDecodeError too
         raise LibraryError(f"{path}: damaged structure library, cannot read it ({error})") from None
-    if len(library.seq) != library.total_residues or library.ca_int.shape != (len(library.seq), 3):
+    if len(library.seq) != library.total_residues or library._ca_delta.shape != (len(library.seq), 3):
         raise LibraryError(f"{path}: inconsistent library arrays (lengths do not add up)")
     return library
 

@@ -62,6 +62,19 @@ def test_library_round_trip_keeps_coordinates(chainset, library, library_path):
     assert np.abs(library.cb(j) + absolute - chain.cb).max() <= 0.08
 
 
+def test_a_loaded_library_decodes_only_the_chains_it_is_asked_for(library_path):
+    library = load_library(library_path)
+    assert library._ca_int is None  # loading (and searching) leaves the Cα steps encoded
+    chains = [0, 7, len(library) - 1]
+    one_by_one = [(library.ca(i), library.cb(i)) for i in chains]
+    assert library._ca_int is None
+    everything = library.ca_int  # the whole array, decoded at once when asked for
+    for i, (ca, cb) in zip(chains, one_by_one):
+        rows = slice(library.offsets[i], library.offsets[i] + library.lengths[i])
+        assert np.array_equal(ca, everything[rows].astype(np.float64) * CA_UNIT)
+        assert np.array_equal(cb, library.cb(i))  # the same from the decoded array
+
+
 def test_library_from_a_folder_skips_bad_files(tmp_path):
     folder = tmp_path / "structures"
     folder.mkdir()

@@ -1,6 +1,6 @@
 """Template search in a process of its own, for `foldlite fold`.
 
-Loading the shipped library (~0.8 s), building its search indexes (~0.4 s) and searching a
+Loading the shipped library (~0.3 s since session 8; ~0.8 s before), building its search indexes (~0.4 s) and searching a
 300-residue query (~0.6 s) is numpy, Biopython and HMMER work; torch's import (~1.4 s) and the model
 load are Python work in the folding process. In one process they take turns on the GIL, so a
 single fold waited ~2 s for its templates after the model was ready; in two processes they run side

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 
 
 class BackgroundProcessError(RuntimeError):
@@ -29,6 +30,9 @@ class BackgroundProcessError(RuntimeError):
 
 def _serve(connection, setup, handle, argument, nice: int) -> None:
     """The helper: run setup, say how it went, then answer (key, payload) until None."""
+    # Ctrl-C reaches the whole process group; the folding process reports it and stops its helpers
+    # (close()), so a helper ignores it instead of printing a traceback of its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice and hasattr(os, "nice"):
         os.nice(nice)  # below the folding process: it only takes the CPU time the fold leaves
     try:

@@ -70,3 +70,33 @@ def test_the_fold_command_writes_the_figure_a_fold_here_draws(tiny_weights, tmp_
                                record_id="q")
     write_prediction(prediction, tmp_path / "here", name="q")
     assert (tmp_path / "cli" / "q.png").read_bytes() == (tmp_path / "here" / "q.png").read_bytes()
+
+
+def test_ctrl_c_stops_the_fold_and_its_helper_processes_quietly(tiny_weights, tmp_path):
+    """Ctrl-C in a terminal reaches the whole process group: the command says it was interrupted
+    (exit 130) and its search and figure processes leave without tracebacks of their own."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from foldlite.data.chains import sample_chainset_path
+    from foldlite.templates.build import build_library
+
+    library = tmp_path / "library.npz"
+    build_library(sample_chainset_path(), library)
+    fasta = tmp_path / "many.fasta"
+    fasta.write_text("".join(f">r{i}\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKV\n" for i in range(300)))
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "foldlite", "fold", str(fasta), "-o", str(out),
+                                "--weights", tiny_weights, "--templates", str(library)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not (out / "r1.pdb").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err, err[-3000:]

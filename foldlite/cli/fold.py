@@ -208,6 +208,7 @@ def _fold_rows(args, job: FoldJob, serial: bool, folder, lengths: list, records,
             bar.update(note=f"{row.id} ({row.length} aa) {row.status} {row.seconds:.1f} s")
     finally:
         bar.close()
+        rows_iter.close()  # interrupted: the pool or Ray shuts down now, not whenever it is collected
         if rows:
             try:
                 write_summary(out, rows)

@@ -8,6 +8,7 @@ are started with "spawn" (a fresh interpreter, no OpenMP state inherited from a 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from typing import Iterable, Iterator
 
 from .args import UsageError
@@ -32,6 +33,9 @@ def serial_rows(folder: RecordFolder, tasks: Iterable[RecordTask]) -> Iterator[R
 
 def _start_worker(job: FoldJob) -> None:
     global _WORKER
+    # Ctrl-C reaches the whole process group: the parent reports it and ends the pool (its `with`
+    # block terminates the workers), so a worker ignores it instead of printing its own traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER = RecordFolder(job)
 
 

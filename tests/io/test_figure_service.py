@@ -72,9 +72,11 @@ def test_the_fold_command_writes_the_figure_a_fold_here_draws(tiny_weights, tmp_
     assert (tmp_path / "cli" / "q.png").read_bytes() == (tmp_path / "here" / "q.png").read_bytes()
 
 
-def test_ctrl_c_stops_the_fold_and_its_helper_processes_quietly(tiny_weights, tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]], ids=["serial", "workers"])
+def test_ctrl_c_stops_the_fold_and_its_helper_processes_quietly(tiny_weights, tmp_path, extra):
     """Ctrl-C in a terminal reaches the whole process group: the command says it was interrupted
-    (exit 130) and its search and figure processes leave without tracebacks of their own."""
+    (exit 130), and its search and figure processes (serial) or its worker processes leave without
+    a word of their own ("Process NAME:" and a traceback each, before they ignored SIGINT)."""
     import os
     import signal
     import subprocess
@@ -90,7 +92,7 @@ def test_ctrl_c_stops_the_fold_and_its_helper_processes_quietly(tiny_weights, tm
     fasta.write_text("".join(f">r{i}\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKV\n" for i in range(300)))
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "foldlite", "fold", str(fasta), "-o", str(out),
-                                "--weights", tiny_weights, "--templates", str(library)],
+                                "--weights", tiny_weights, "--templates", str(library), *extra],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 240
     while not (out / "r1.pdb").exists() and process.poll() is None and time.monotonic() < deadline:
@@ -99,4 +101,4 @@ def test_ctrl_c_stops_the_fold_and_its_helper_processes_quietly(tiny_weights, tm
     os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-2000:]
-    assert "interrupted" in err and "Traceback" not in err, err[-3000:]
+    assert "interrupted" in err and "Traceback" not in err and "Process " not in err, err[-3000:]

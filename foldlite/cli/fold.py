@@ -168,10 +168,13 @@ def _fold_with(args, job: FoldJob, serial: bool, search, started: float) -> int:
     # model and library loaded here first, before anything is written: a missing or broken file is a
     # usage error (exit 2); with --workers or --ray each worker loads its own and this one is dropped
     folder = RecordFolder(job, search)
-    if serial and job.plots:
-        # the figures are drawn in a process of their own (foldlite.io.figure_service), started once
-        # the model is in: started with the search process, its matplotlib import slowed the first
-        # search, which the fold waits for (measured: ~0.3 s more wall time for one record)
+    if serial and job.plots and len(lengths) == 1:
+        # one record: its figure is drawn in a process of its own (foldlite.io.figure_service), which
+        # imports matplotlib while the record folds; started once the model is in (started with the
+        # search process, its import slowed the first search, which the fold waits for: ~0.3 s more
+        # wall time). Many records pay the import once, and there a figure process made serial runs
+        # ~4 % slower (20 test chains, four alternating pairs): its drawing competed with the next
+        # record's search, so they draw here.
         from ..io.figure_service import FigureService
 
         folder.figures = FigureService()

@@ -102,3 +102,26 @@ def test_ctrl_c_stops_the_fold_and_its_helper_processes_quietly(tiny_weights, tm
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-2000:]
     assert "interrupted" in err and "Traceback" not in err and "Process " not in err, err[-3000:]
+
+
+def test_only_a_single_record_run_starts_a_figure_process(tiny_weights, tmp_path, monkeypatch):
+    """Many records pay matplotlib's import once and draw in the folding process (a figure process
+    competed with the next record's search there); one record draws in a figure process."""
+    from foldlite.cli import main
+    from foldlite.io import figure_service
+
+    started = []
+
+    class Counted(figure_service.FigureService):
+        def __init__(self):
+            started.append(1)
+            super().__init__()
+
+    monkeypatch.setattr(figure_service, "FigureService", Counted)
+    common = ["--weights", tiny_weights, "--templates", "none", "--quiet"]
+    fasta = tmp_path / "two.fasta"
+    fasta.write_text(">a\nMKTAYIAKQRQISFVKSHFSRQ\n>b\nGSHMSLFDFFKNKGSAAATMRR\n")
+    assert main(["fold", str(fasta), "-o", str(tmp_path / "two"), *common]) == 0
+    assert started == [] and (tmp_path / "two" / "b.png").exists()
+    assert main(["fold", "--sequence", "MKTAYIAKQRQISFVKSHFSRQ", "-o", str(tmp_path / "one"), *common]) == 0
+    assert started == [1] and (tmp_path / "one" / "query.png").exists()

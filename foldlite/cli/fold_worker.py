@@ -3,8 +3,9 @@
 
 A RecordFolder loads the model and the template library once (per process or actor) and then folds
 RecordTasks, one call each; in a serial run the library stays in a search process of its own
-(foldlite.templates.service), which sends back the hits and their chains, the same as a search here,
-and the figures are drawn in another (foldlite.io.figure_service), the same PNG as one drawn here.
+(foldlite.templates.service), which sends back the hits and their chains, the same as a search here;
+a single-record run also draws its figure in another (foldlite.io.figure_service), the same PNG as
+one drawn here.
 A task carries its file name, chosen by the parent in input order, so the names do not depend on which
 worker finishes first. Files are written atomically, structure last
 (foldlite.io.outputs), so any number of workers can write into one folder.

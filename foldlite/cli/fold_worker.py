@@ -169,14 +169,15 @@ class RecordFolder:
         from ..io.plots import figure_data
 
         keys = [(task.index, rank) for rank in range(len(predictions))]
-        for key, prediction in zip(keys, predictions):
-            self.figures.request(key, figure_data(prediction))
-        return [lambda key=key, prediction=prediction: self._figure(key, prediction)
-                for key, prediction in zip(keys, predictions)]
+        contents = [figure_data(prediction) for prediction in predictions]
+        for key, data in zip(keys, contents):
+            self.figures.request(key, data)
+        return [lambda key=key, data=data: self._figure(key, data) for key, data in zip(keys, contents)]
 
-    def _figure(self, key, prediction) -> bytes:
+    def _figure(self, key, data) -> bytes:
+        """The PNG of `data` (a FigureData) asked for under `key`; drawn here if the process is gone."""
         from ..io.figure_service import FigureServiceError
-        from ..io.plots import figure_data, figure_png
+        from ..io.plots import figure_png
 
         if self.figures is not None:
             try:
@@ -185,7 +186,7 @@ class RecordFolder:
                 print(f"foldlite fold: warning: {error}; drawing figures in this process from now on",
                       file=sys.stderr)
                 self.figures = None
-        return figure_png(figure_data(prediction))
+        return figure_png(data)
 
     def fold(self, task: RecordTask) -> RecordRow:
         from ..api import ModifiedResidueWarning, fold_models

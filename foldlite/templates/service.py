@@ -40,7 +40,11 @@ def _load(templates: str):
 
 
 def _search(library: Library | None, sequence: str):
-    """One request: fold()'s search, and only the chains hit (renumbered hits)."""
+    """One request: fold()'s search, and only the chains hit (renumbered hits). Without a library
+    ("auto" and none shipped) there is nothing to search; the fold's first request is sent before
+    that is known."""
+    if library is None:
+        return [], None
     from .search import find_templates
 
     hits = find_templates(sequence, library)

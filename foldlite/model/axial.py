@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .masking import apply_pair_mask
+
 AXIAL_ROW_CHUNK = 64  # rows (or columns) attended at once at inference: bounds the [r, L, 3Hd] projections
 HEAD_DIM = 16  # channels per head; with 2 heads the attention runs on 32 of the 64 pair channels: a
 # layer's forward + backward costs ~4 dilated blocks, ~7 with 4 heads (128-residue crops, 1 thread)
@@ -62,17 +64,18 @@ class AxialAttention(nn.Module):
         self.column = AxisAttention(channels, heads)
 
     def forward(self, z: torch.Tensor, mask: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
-        """z [B, L, L, C], mask [B, L] bool, pair_mask [B, L, L, 1] -> [B, L, L, C]."""
+        """z [B, L, L, C], mask [B, L] bool, pair_mask [B, L, L, 1] or None (no padding) -> [B, L, L, C]."""
         z = self._along_rows(self.row, z, mask, pair_mask)
         # columns of z are the rows of its transpose (a view: the in-place path writes into z)
-        return self._along_rows(self.column, z.transpose(1, 2), mask, pair_mask.transpose(1, 2)).transpose(1, 2)
+        columns_mask = None if pair_mask is None else pair_mask.transpose(1, 2)
+        return self._along_rows(self.column, z.transpose(1, 2), mask, columns_mask).transpose(1, 2)
 
     @staticmethod
     def _along_rows(attention: AxisAttention, z, mask, pair_mask):
         if torch.is_grad_enabled():
-            return z + attention(z, mask) * pair_mask
+            return z + apply_pair_mask(attention(z, mask), pair_mask)
         # inference: row i's update depends on row i alone, so slabs of rows are updated in place
         for start in range(0, z.shape[1], AXIAL_ROW_CHUNK):
             rows = slice(start, start + AXIAL_ROW_CHUNK)
-            z[:, rows] += attention(z[:, rows], mask) * pair_mask[:, rows]
+            z[:, rows] += apply_pair_mask(attention(z[:, rows], mask), None if pair_mask is None else pair_mask[:, rows])
         return z

@@ -5,7 +5,7 @@ C_z pair channels, K distogram classes. Masks: True marks a real residue.
 
 Padding never leaks into real positions: attention masks padded keys, and every 2D convolution sees
 zeros at padded rows/columns, which is exactly what it sees beyond the border of an unpadded input.
-So a padded batch gives the same outputs as each sequence alone (tests/test_model.py checks it).
+So a padded batch gives the same outputs as each sequence alone (tests/model/test_network.py checks it).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ..constants import DISTOGRAM_BINS, DISTOGRAM_MAX, DISTOGRAM_MIN, NUM_DISTOG
 from ..templates.features import NUM_RESIDUE_FEATURES
 from ..tokenizer import PAD_TOKEN, VOCAB_SIZE
 from .axial import AxialAttention
+from .masking import apply_pair_mask
 
 NUM_SS3 = 3
 PAIR_ROW_CHUNK = 128  # rows of the pair map whose input features are built at once (bounds peak memory)
@@ -120,7 +121,7 @@ class DilatedBlock(nn.Module):
         nn.init.zeros_(self.up.bias)
 
     def forward(self, z, pair_mask):
-        """z [B, L, L, C_z], pair_mask [B, L, L, 1] -> [B, L, L, C_z].
+        """z [B, L, L, C_z], pair_mask [B, L, L, 1] or None (no padding) -> [B, L, L, C_z].
 
         Without autograd and for L > BLOCK_ROW_CHUNK, z is updated in place, one slab of rows at a
         time (see _forward_in_row_chunks): same result, without the ~10 full-size temporaries.
@@ -130,12 +131,12 @@ class DilatedBlock(nn.Module):
         return z + self._update(z, pair_mask)
 
     def _update(self, z, pair_mask):
-        h = F.gelu(self.down(self.norm(z))) * pair_mask  # [B, L, L, C_b]
+        h = apply_pair_mask(F.gelu(self.down(self.norm(z))), pair_mask)  # [B, L, L, C_b]
         # [B, C_b, L, L] view of the channels-last data: no copy. The oneDNN convolution takes and
         # returns it in channels-last memory, ~4x faster on CPU than a .contiguous() NCHW copy.
         h = self.spatial(h.permute(0, 3, 1, 2))
         h = F.gelu(self.mid_norm(h.permute(0, 2, 3, 1)))  # [B, L, L, C_b], contiguous again
-        return self.up(h) * pair_mask
+        return apply_pair_mask(self.up(h), pair_mask)
 
     def _forward_in_row_chunks(self, z, pair_mask):
         """Inference at large L: rows [a, b) of the update depend only on rows [a - d, b + d) of z
@@ -150,7 +151,8 @@ class DilatedBlock(nn.Module):
         for start in range(0, length, BLOCK_ROW_CHUNK):
             stop = min(start + BLOCK_ROW_CHUNK, length)
             lo, hi = max(0, start - reach), min(length, stop + reach)
-            update = self._update(z[:, lo:hi], pair_mask[:, lo:hi])[:, start - lo:stop - lo]  # [B, rows, L, C_z]
+            slab_mask = None if pair_mask is None else pair_mask[:, lo:hi]
+            update = self._update(z[:, lo:hi], slab_mask)[:, start - lo:stop - lo]  # [B, rows, L, C_z]
             if pending is not None:
                 z[:, pending[0]:pending[0] + pending[1].shape[1]] += pending[1]
             pending = (start, update)
@@ -211,15 +213,19 @@ class PairStack(nn.Module):
             if use_templates:
                 features = features + self.template(*templates, rows=rows).to(z.dtype)
             z[:, rows] += features
-        pair_mask = (mask[:, :, None] & mask[:, None, :]).unsqueeze(-1).to(z.dtype)  # [B, L, L, 1]
-        z = z * pair_mask
+        pair_mask = None  # no padding: every mask below would multiply by ones
+        if not bool(mask.all()):
+            pair_mask = (mask[:, :, None] & mask[:, None, :]).unsqueeze(-1).to(z.dtype)  # [B, L, L, 1]
+            z = z * pair_mask
         placement = self.axial_placement()
         for index, block in enumerate(self.blocks):
             z = block(z, pair_mask)
             for layer, after in zip(self.axial, placement):
                 if after == index:
                     z = layer(z, mask, pair_mask)
-        return self.final_norm(z).mul_(pair_mask)  # in place: layer-norm backward needs only its input
+        z = self.final_norm(z)
+        # in place: layer-norm backward needs only its input
+        return z if pair_mask is None else z.mul_(pair_mask)
 
 
 class TemplateEmbedding(nn.Module):

@@ -77,5 +77,6 @@ class AxialAttention(nn.Module):
         # inference: row i's update depends on row i alone, so slabs of rows are updated in place
         for start in range(0, z.shape[1], AXIAL_ROW_CHUNK):
             rows = slice(start, start + AXIAL_ROW_CHUNK)
-            z[:, rows] += apply_pair_mask(attention(z[:, rows], mask), None if pair_mask is None else pair_mask[:, rows])
+            rows_mask = None if pair_mask is None else pair_mask[:, rows]
+            z[:, rows] += apply_pair_mask(attention(z[:, rows], mask), rows_mask)
         return z

@@ -8,12 +8,13 @@ import argparse
 import os
 import sys
 
-from .args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError  # noqa: F401 (the CLI's exit codes)
+from .args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, run_command  # noqa: F401 (the CLI's exit codes)
 from .fold import _add_evaluate, _add_fold, _add_library, _add_search, _fold_records  # noqa: F401
 from .fold import _run_evaluate, _run_fold, _run_library, _run_search
 from .train import _add_benchmark, _add_data, _add_export, _add_model_metrics, _add_train
 from .train import _run_benchmark, _run_data, _run_export, _run_model_metrics, _run_train
 from .attention import _add_attention, _run_attention
+from .server import _add_serve, _run_serve
 
 # ---------------------------------------------------------------------------------------------- main
 
@@ -33,30 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_library(sub)
     _add_search(sub)
     _add_attention(sub)
+    _add_serve(sub)
     return parser
 
 
 HANDLERS = {"fold": _run_fold, "train": _run_train, "data": _run_data, "evaluate": _run_evaluate,
             "benchmark": _run_benchmark, "model-metrics": _run_model_metrics, "export": _run_export,
-            "library": _run_library, "search": _run_search, "attention": _run_attention}
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    """User-facing errors: one line on stderr and exit code 2, never a traceback."""
-    from ..api import DeviceError
-    from ..data.build import ChainsetBuildError
-    from ..data.chains import ChainSetError
-    from ..model.attention_probe import ProbeError
-    from ..model.checkpoint import WeightsError
-    from ..evaluation.compare import AlignmentError
-    from ..templates.library import LibraryError
-    from ..io.outputs import OutputExistsError
-    from ..io.pdb import StructureFileError
-    from ..tokenizer import SequenceError
-
-    return (UsageError, AlignmentError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,
-            ChainsetBuildError, ChainSetError, LibraryError, ProbeError, FileNotFoundError, IsADirectoryError,
-            PermissionError)
+            "library": _run_library, "search": _run_search, "attention": _run_attention,
+            "serve": _run_serve}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,14 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse already printed the usage error (or --help/--version)
         return int(exit_.code or 0)
-    try:
-        return HANDLERS[args.command](args)
-    except _expected_errors() as error:
-        print(f"foldlite {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("foldlite: interrupted; finished records are complete, nothing is half-written", file=sys.stderr)
-        return 130
+    return run_command(args, HANDLERS[args.command])
 
 
 def console(argv: list[str] | None = None) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -10,6 +11,40 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class UsageError(ValueError):
     """A bad argument value found after parsing (reported like argparse errors, exit code 2)."""
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """User-facing errors: one line on stderr and exit code 2, never a traceback."""
+    from ..api import DeviceError
+    from ..data.build import ChainsetBuildError
+    from ..data.chains import ChainSetError
+    from ..model.attention_probe import ProbeError
+    from ..model.checkpoint import WeightsError
+    from ..evaluation.compare import AlignmentError
+    from ..templates.library import LibraryError
+    from ..io.outputs import OutputExistsError
+    from ..io.pdb import StructureFileError
+    from ..tokenizer import SequenceError
+
+    return (UsageError, AlignmentError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,
+            ChainsetBuildError, ChainSetError, LibraryError, ProbeError, FileNotFoundError, IsADirectoryError,
+            PermissionError)
+
+
+def run_command(args: argparse.Namespace, handler) -> int:
+    """handler(args) -> exit code, with the CLI's error reporting: an expected error is one line on
+    stderr and exit code 2; Ctrl-C (KeyboardInterrupt) says what it left and exits 130."""
+    try:
+        return handler(args)
+    except UsageError as error:  # first: reporting it needs none of the imports below (a light client)
+        print(f"foldlite {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except _expected_errors() as error:
+        print(f"foldlite {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("foldlite: interrupted; finished records are complete, nothing is half-written", file=sys.stderr)
+        return 130
 
 
 def _positive_int(text: str) -> int:

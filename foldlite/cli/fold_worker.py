@@ -41,6 +41,31 @@ class FoldJob:
     bf16: bool | None = None  # the run's precision, decided once by the parent (None: each decides)
 
 
+@dataclass
+class Preloaded:
+    """What `foldlite serve` loaded once for all its runs (foldlite.cli.server)."""
+
+    model: object  # foldlite.api.LoadedModel
+    library: object  # foldlite.templates.library.Library, or None
+    templates: str  # the server's --templates: "auto", "none" or a resolved library path
+    figures: object = None  # foldlite.io.figure_service.FigureService, or None
+
+    def check(self, job: FoldJob) -> None:
+        """UsageError unless a run with `job`'s options folds as a `foldlite fold` process would."""
+        from ..model.checkpoint import sha256_of
+        from .args import UsageError
+
+        if job.weights is not None and Path(job.weights) != Path(self.model.path).resolve() \
+                and (not Path(job.weights).is_file() or sha256_of(job.weights) != self.model.sha256):
+            raise UsageError(f"the server folds with {self.model.path}, not {job.weights}: drop --weights "
+                             f"or --server, or start a server with these weights")
+        if job.templates != "none" and job.templates != self.templates:
+            raise UsageError(f"the server searches the library {self.templates!r}, not {job.templates!r}: "
+                             f"pass the same --templates (or none), or drop --server")
+        if str(job.device) != str(self.model.device) and job.device != "auto":
+            raise UsageError(f"the server folds on {self.model.device}, not {job.device}: drop --device or --server")
+
+
 @dataclass(frozen=True)
 class RecordTask:
     """One record: its place in the input, id, file name (stem), canonical sequence and substitutions."""
@@ -103,10 +128,11 @@ def _row_from_json(task: RecordTask, path: Path, status: str) -> RecordRow:
 class RecordFolder:
     """Model and library loaded once; fold(task) folds one record, writes its files, returns its row."""
 
-    def __init__(self, job: FoldJob, search=None, figures=None):
+    def __init__(self, job: FoldJob, search=None, figures=None, preloaded: Preloaded | None = None):
         """search: a foldlite.templates.service.SearchService that holds the library and searches it
         in its own process (a serial `foldlite fold`); None: the library is loaded here.
-        figures: a foldlite.io.figure_service.FigureService that draws the figures; None: drawn here."""
+        figures: a foldlite.io.figure_service.FigureService that draws the figures; None: drawn here.
+        preloaded: the model and library of a server (checked against job by Preloaded.check)."""
         import torch
 
         from ..api import load_model
@@ -120,13 +146,14 @@ class RecordFolder:
             use_bf16(job.bf16)
         self.job = job
         self.out = Path(job.out)
-        self.model = load_model(job.weights, job.device)
+        self.model = preloaded.model if preloaded is not None else load_model(job.weights, job.device)
         self.search, self.figures = search, figures
         if search is not None:
             self.library = None
             self.templates = search.describe()  # LibraryError (a usage error) if it cannot be read
         else:
-            self.library = resolve_templates(job.templates)
+            self.library = None if job.templates == "none" else \
+                preloaded.library if preloaded is not None else resolve_templates(job.templates)
             self.templates = None if self.library is None else library_label(self.library.path, len(self.library))
 
     def request(self, task: RecordTask) -> None:

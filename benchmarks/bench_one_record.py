@@ -1,6 +1,6 @@
 """One 300-residue record, `foldlite fold` from process start to exit, as a user runs it.
 
-    python benchmarks/bench_one_record.py [--repeats 3] [--length 300] [--extra ARGS] [--out results/x.txt]
+    python benchmarks/bench_one_record.py [--repeats 3] [--length 300] [--extra ARGS] [--server] [--out results/x.txt]
 
 The record is the test-split chain closest to --length residues of the chain set (default: $FOLDLITE_DATA,
 ../shared/data/pdb_chains.npz, else the bundled sample), never seen in training. Each repeat runs
@@ -9,6 +9,10 @@ PDB, JSON, distogram maps, PNG) and reads back the record's JSON: the wall time 
 the JSON's timings (templates, network, geometry, outputs, total) and what is left for start-up (Python,
 imports, model and library load) and exit. Also prints `python -X importtime` for the biggest imports
 of one run. Prints the CPU model and torch's thread count: timings depend on both.
+
+--server: a `foldlite serve` is started first (its start-up is not counted) and each run is
+`foldlite fold ... --server SOCKET`, the client process's start to exit; "cpu s" is then the client's
+alone (the fold's CPU time is the server's).
 """
 from __future__ import annotations
 
@@ -53,6 +57,16 @@ def top_imports(stderr: str, count: int = 8) -> list[tuple[float, str]]:
     return sorted(found, reverse=True)[:count]
 
 
+def start_server(socket: Path, env: dict) -> subprocess.Popen:
+    """A `foldlite serve` at `socket`, returned once it says it is ready (loaded and warmed up)."""
+    server = subprocess.Popen([sys.executable, "-m", "foldlite", "serve", "--socket", str(socket)], env=env,
+                              stderr=subprocess.PIPE, text=True)
+    for line in server.stderr:
+        if "ready at" in line:
+            return server
+    raise SystemExit(f"foldlite serve did not start (exit {server.wait()})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--length", type=int, default=300)
@@ -60,6 +74,7 @@ def main() -> None:
     parser.add_argument("--extra", default="", help="more fold options, e.g. '--templates none'")
     parser.add_argument("--out", default=None, help="also write the report here")
     parser.add_argument("--root", default=str(ROOT), help="the foldlite checkout to run (default: this one)")
+    parser.add_argument("--server", action="store_true", help="fold through a warm `foldlite serve`")
     args = parser.parse_args()
 
     import torch
@@ -68,8 +83,8 @@ def main() -> None:
     lines = [f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
              f"{torch.get_num_threads()} threads, python {platform.python_version()}; load average before "
              f"{os.getloadavg()[0]:.1f} (other work on the machine slows every number)",
-             f"record: {name} ({len(sequence)} residues, test split of {chainset}); options: {args.extra or '(defaults)'}; "
-             f"code: {args.root}",
+             f"record: {name} ({len(sequence)} residues, test split of {chainset}); options: {args.extra or '(defaults)'}"
+             f"{' --server (a warm foldlite serve; its start-up not counted)' if args.server else ''}; code: {args.root}",
              f"{'run':>3} {'wall s':>7} {'json total':>10} {'templates':>9} {'network':>7} {'geometry':>8} "
              f"{'outputs':>7} {'net+geo':>7} {'start+exit':>10} {'cpu s':>6}"]
     walls, rows = [], []
@@ -77,10 +92,12 @@ def main() -> None:
         fasta = Path(scratch) / "record.fasta"
         fasta.write_text(f">{name}\n{sequence}\n")
         env = {**os.environ, "PYTHONPATH": args.root}
+        server = start_server(Path(scratch) / "s.sock", env) if args.server else None
+        client = ["--server", str(Path(scratch) / "s.sock")] if args.server else []
         for run in range(args.repeats + 1):  # run 0: importtime (its wall time is not counted)
             out = Path(scratch) / f"out{run}"
             command = [sys.executable, *(["-X", "importtime"] if run == 0 else []), "-m", "foldlite", "fold",
-                       str(fasta), "-o", str(out), "--quiet", *args.extra.split()]
+                       str(fasta), "-o", str(out), "--quiet", *args.extra.split(), *client]
             tick, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
             result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=scratch)
             wall = time.perf_counter() - tick
@@ -97,6 +114,9 @@ def main() -> None:
             lines.append(f"{run:>3} {wall:7.2f} {timings['total']:10.2f} {timings['templates']:9.2f} "
                          f"{timings['network']:7.2f} {timings['geometry']:8.2f} {timings.get('outputs', float('nan')):7.2f} "
                          f"{timings['network'] + timings['geometry']:7.2f} {wall - timings['total']:10.2f} {cpu_s:6.2f}")
+        if server is not None:
+            server.terminate()
+            server.wait(60)
     median = statistics.median(walls)
     best = min(range(len(walls)), key=walls.__getitem__)
     lines.append(f"median wall {median:.2f} s (best {walls[best]:.2f} s); median network + geometry "

@@ -17,6 +17,7 @@ Three stages, a much simplified BLAST:
 from __future__ import annotations
 
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
@@ -32,7 +33,9 @@ K = 3  # k-mer length of the prefilter
 WORD_THRESHOLD = 12  # a library 3-mer is a hit for a query 3-mer when their BLOSUM62 score is >= this
 HIT_BUDGET = 2_000_000  # max k-mer hits per query; long queries raise the threshold to stay under it
 MAX_DIAGONALS = 40_000  # (chain, diagonal) pairs given an ungapped score, most k-mer hits first
-_CELLS_PER_CHUNK = 2_000_000  # diagonal x query cells scored at once (bounds memory to ~60 MB)
+_CELLS_PER_CHUNK = 2_000_000  # diagonal x query cells scored at once (~60 MB per thread)
+# threads scoring diagonals: 2 where the process may use 2 cores (more gained little on 2 cores' memory)
+_SCORE_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 _ALPHABET_SIZE = len(STANDARD_RESIDUES)
 _NUM_KMERS = _ALPHABET_SIZE ** K
 _CODE = np.full(256, -1, dtype=np.int64)  # ASCII -> 0..19, anything else (X) -> -1
@@ -154,16 +157,27 @@ def _ungapped_scores(query: np.ndarray, row0: np.ndarray, chains: np.ndarray, li
     first = np.clip(library.offsets[chains] - row0, 0, length)  # [D]
     last = np.clip(library.offsets[chains] + library.lengths[chains] - row0, 0, length)  # [D]
     best = np.zeros(len(row0), dtype=np.int64)
-    step = max(1, _CELLS_PER_CHUNK // length)
-    for lo in range(0, len(row0), step):
-        rows = row0[lo:lo + step, None].astype(np.int32) + i[None, :]  # [D, Lq]
+
+    def score_chunk(lo: int, hi: int) -> None:
+        rows = row0[lo:hi, None].astype(np.int32) + i[None, :]  # [D, Lq]
         np.clip(rows, 0, len(library_codes) - 1, out=rows)
         pair = table[query_row[None, :] + library_codes[rows]]  # [D, Lq] int8
-        pair[(i[None, :] < first[lo:lo + step, None]) | (i[None, :] >= last[lo:lo + step, None])] = 0
+        pair[(i[None, :] < first[lo:hi, None]) | (i[None, :] >= last[lo:hi, None])] = 0
         # best segment sum = max_j (P_j - min_{i<=j} P_i) over prefix sums P (P_0 = 0)
         prefix = np.zeros((len(rows), length + 1), dtype=sum_type)
         np.cumsum(pair, axis=1, out=prefix[:, 1:], dtype=sum_type)
-        best[lo:lo + step] = (prefix - np.minimum.accumulate(prefix, axis=1)).max(axis=1)
+        best[lo:hi] = (prefix - np.minimum.accumulate(prefix, axis=1)).max(axis=1)
+
+    step = max(1, _CELLS_PER_CHUNK // length)
+    chunks = [(lo, min(lo + step, len(row0))) for lo in range(0, len(row0), step)]
+    if len(chunks) == 1 or _SCORE_THREADS == 1:
+        for lo, hi in chunks:
+            score_chunk(lo, hi)
+        return best
+    # numpy lets go of the GIL in these array operations: two threads score a 300-residue query's
+    # ~40,000 diagonals in ~0.3 s instead of ~0.45 s (chunks are independent: the same scores)
+    with ThreadPoolExecutor(max_workers=_SCORE_THREADS) as pool:
+        list(pool.map(lambda bounds: score_chunk(*bounds), chunks))
     return best
 
 

@@ -167,6 +167,18 @@ def test_ctrl_c_in_a_client_stops_its_run_and_the_server_takes_the_next(server, 
     assert len(list(out.glob("*.pdb"))) == 40 and server.process.poll() is None
 
 
+def test_a_client_whose_output_is_gone_fails_alone_and_the_server_goes_on(server, tmp_path, records):
+    fasta = _write_fasta(tmp_path / "in.fasta", dict(list(records.items())[:1]))
+    client = subprocess.Popen([sys.executable, "-m", "foldlite", "fold", str(fasta), "-o", str(tmp_path / "a"),
+                               "--no-plots", "--server", str(server.socket)], env=ENV, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    client.stdout.close()  # like `foldlite fold ... | head -0`: the table has nowhere to go
+    assert client.wait(120) != 0
+    again = _foldlite("fold", fasta, "-o", tmp_path / "b", "--no-plots", "--server", server.socket)
+    assert again.returncode == 0, again.stderr
+    assert server.process.poll() is None
+
+
 def test_a_second_server_on_the_same_socket_is_refused(server):
     result = _foldlite("serve", "--socket", server.socket, "--templates", "none")
     assert result.returncode == 2 and "already listening" in result.stderr

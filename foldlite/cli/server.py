@@ -215,6 +215,11 @@ def _serve_one(connection: socket.socket, preloaded, state: _ServerState, log) -
             code = run_command(_request_args(request, __version__), lambda args: _fold(args, request, preloaded))
     except KeyboardInterrupt:  # arrived between the fold and the end of the run: the run is complete
         pass
+    except Exception as error:  # noqa: BLE001 (e.g. the client's stdout closed: this run fails, the server goes on)
+        code = 1
+        log(f"a run failed: {type(error).__name__}: {error}")
+        with contextlib.suppress(Exception):
+            print(f"foldlite fold: error: the server's run failed: {type(error).__name__}: {error}", file=stderr)
     finally:
         os.chdir(here)
         for stream in (stdout, stderr):

@@ -71,6 +71,7 @@ class BackgroundProcess:
         self._ready = None  # ("ready", detail) or ("error", message), once received
         self._answers: dict = {}  # key -> (answer, error) received ahead of its turn
         self._pending: set = set()  # keys requested and not yet answered
+        self._unwanted: set = set()  # pending keys whose answers nobody will read (forget)
 
     def _receive(self):
         try:
@@ -115,12 +116,26 @@ class BackgroundProcess:
         self.ready()  # its message comes first
         while key not in self._answers:
             answer_key, answer, error = self._receive()
-            self._answers[answer_key] = (answer, error)
             self._pending.discard(answer_key)
+            if answer_key in self._unwanted:
+                self._unwanted.discard(answer_key)
+            else:
+                self._answers[answer_key] = (answer, error)
         answer, error = self._answers.pop(key)
         if error is not None:
             raise RuntimeError(error)
         return answer
+
+    @property
+    def running(self) -> bool:
+        return self._process.is_alive()
+
+    def forget(self, key) -> None:
+        """Drop the answer for `key`, received or still to come (a long-lived helper, e.g. a server's,
+        must not keep the answers of a run that stopped before reading them)."""
+        self._answers.pop(key, None)
+        if key in self._pending:
+            self._unwanted.add(key)
 
     def close(self) -> None:
         """Stop the helper: at once when requests are still queued (nobody will read them). Idempotent."""

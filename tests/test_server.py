@@ -191,3 +191,16 @@ def test_sigterm_stops_the_server_and_removes_its_socket(tiny_weights, tmp_path)
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(60) == 0
     assert not server.socket.exists()
+
+
+def test_sigterm_while_the_server_loads_also_removes_its_socket(tiny_weights):
+    path = Path(tempfile.mkdtemp(prefix="fl")) / "s.sock"
+    process = subprocess.Popen([sys.executable, "-m", "foldlite", "serve", "--socket", str(path), "--weights",
+                                tiny_weights, "--templates", "none"], env=ENV, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not path.exists() and time.monotonic() < deadline:  # bound before the model loads
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert not path.exists() and "Traceback" not in stderr

@@ -163,8 +163,10 @@ def _run_fold(args, preloaded=None) -> int:
     serial = args.ray is None and (args.workers or 1) == 1
     # folding here, the library is loaded and searched in a process of its own from now on, beside the
     # input check, the torch import and the model load (foldlite.templates.service); --workers and
-    # --ray workers each load it themselves; a server has it loaded and searches it in-process
-    search = SearchService(job.templates) if serial and job.templates != "none" and preloaded is None else None
+    # --ray workers each load it themselves; a server keeps one such process for all its runs
+    search = None
+    if serial and job.templates != "none":
+        search = preloaded.run_search() if preloaded is not None else SearchService(job.templates)
     first = _first_sequence(args) if search is not None else None
     if first:
         search.request(0, first)  # the first record (task index 0) is searched as soon as the library is in

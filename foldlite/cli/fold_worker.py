@@ -49,6 +49,20 @@ class Preloaded:
     library: object  # foldlite.templates.library.Library, or None
     templates: str  # the server's --templates: "auto", "none" or a resolved library path
     figures: object = None  # foldlite.io.figure_service.FigureService, or None
+    search: object = None  # foldlite.templates.service.SearchService holding the library, or None
+    runs: int = 0  # runs handed a view of the search process so far
+
+    def run_search(self):
+        """The search process as one run sees it (None: search in the server's process), its answers
+        kept apart from other runs'. A search process that died is dropped here: runs then search
+        in-process, as a `foldlite fold` whose search process died does."""
+        if self.search is not None and not self.search.running:
+            self.search.close()
+            self.search = None
+        if self.search is None:
+            return None
+        self.runs += 1
+        return _RunSearch(self.search, self.runs)
 
     def check(self, job: FoldJob) -> None:
         """UsageError unless a run with `job`'s options folds as a `foldlite fold` process would."""
@@ -64,6 +78,28 @@ class Preloaded:
                              f"pass the same --templates (or none), or drop --server")
         if str(job.device) != str(self.model.device) and job.device != "auto":
             raise UsageError(f"the server folds on {self.model.device}, not {job.device}: drop --device or --server")
+
+
+class _RunSearch:
+    """A server's search process (foldlite.templates.service) for one run: the run's keys (its task
+    indices) are made unique to it, and close() forgets the answers the run did not read."""
+
+    def __init__(self, service, run: int):
+        self.service, self.run, self.keys = service, run, set()
+
+    def describe(self):
+        return self.service.describe()
+
+    def request(self, key, sequence) -> None:
+        self.keys.add(key)
+        self.service.request((self.run, key), sequence)
+
+    def result(self, key):
+        return self.service.result((self.run, key))
+
+    def close(self) -> None:
+        for key in self.keys:
+            self.service.forget((self.run, key))
 
 
 @dataclass(frozen=True)

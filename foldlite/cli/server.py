@@ -60,21 +60,24 @@ def _run_serve(args) -> int:
         templates = str(Path(templates).expanduser().resolve())
     job = FoldJob(out=os.getcwd(), device=args.device, templates=templates, threads=args.threads,
                   weights=str(Path(args.weights).expanduser().resolve()) if args.weights else None)
+    state = _ServerState()
+    state.install_signal_handlers()  # before anything is loaded: SIGTERM then always cleans up
     with _listening(path) as listener:  # first: a second server at the same path fails at once
-        preloaded = _load(job, log)
-        log(f"ready at {path}: fold with `foldlite fold IN.fasta -o OUT --server{'' if args.socket is None else ' ' + str(path)}`")
-        state = _ServerState()
-        state.install_signal_handlers()
+        preloaded = None
         try:
+            preloaded = _load(job, log)
+            log(f"ready at {path}: fold with `foldlite fold IN.fasta -o OUT --server"
+                f"{'' if args.socket is None else ' ' + str(path)}`")
             while not state.stopping:
                 connection, _ = listener.accept()
                 with connection:
                     _serve_one(connection, preloaded, state, log)
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM while waiting for a run
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM while loading or waiting for a run
             pass
         finally:
-            if preloaded.figures is not None:
-                preloaded.figures.close()
+            for helper in (preloaded.figures, preloaded.search) if preloaded is not None else ():
+                if helper is not None:
+                    helper.close()
     log("stopped")
     return EXIT_OK
 
@@ -129,15 +132,25 @@ def _load(job, log):
     from ..model.precision import cpu_bf16_is_fast, use_bf16
     from .fold_worker import Preloaded, RecordFolder
 
+    from ..templates.service import SearchService
+
     started = time.perf_counter()
     figures = FigureService()  # spawned now: it imports matplotlib while the model loads
+    # the library also lives in a search process, as in a `foldlite fold` run: it searches a run's
+    # next record while this one folds (the copy here folds the warm-up and stands in if it dies)
+    search = SearchService(job.templates) if job.templates != "none" else None
     folder = RecordFolder(job)
     use_bf16(cpu_bf16_is_fast())  # decided once: every run folds with the same precision
     log(f"weights {folder.model.path} ({folder.model.sha256[:12]}), templates: {folder.templates or 'none'}")
     prediction = fold_models(WARM_UP_SEQUENCE, model=folder.model, templates=folder.library, keep_attention=False)[0]
     figure_png(figure_data(prediction))  # a run of many records draws its figures here
+    if search is not None:
+        search.describe()  # its library loaded (a LibraryError here if it cannot be read)
+        search.request(0, WARM_UP_SEQUENCE)
+        search.result(0)  # its first search made
     log(f"loaded and warmed up in {time.perf_counter() - started:.1f} s")
-    return Preloaded(model=folder.model, library=folder.library, templates=job.templates, figures=figures)
+    return Preloaded(model=folder.model, library=folder.library, templates=job.templates, figures=figures,
+                     search=search)
 
 
 class _ServerState:

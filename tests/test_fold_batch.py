@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from foldlite.cli import main
+from run_outputs import run_files
 from foldlite.progress import BarProgress, PlainProgress, progress
 
 
@@ -30,22 +31,6 @@ def _fold(fasta_path, out, weights, library_path, *extra):
                  "--no-plots", "--threads", "1", *extra])
 
 
-def _files(out):
-    """What a run wrote, timings and summary.tsv aside (they say how long it took, not what it found)."""
-    files = {}
-    for path in sorted(out.iterdir()):
-        if path.suffix == ".json":
-            summary = json.loads(path.read_text())
-            summary.pop("timings_s")
-            files[path.name] = summary
-        elif path.suffix == ".npz":
-            with np.load(path) as arrays:
-                files[path.name] = {k: arrays[k].tobytes() for k in arrays.files}
-        elif path.name != "summary.tsv":
-            files[path.name] = path.read_bytes()
-    return files
-
-
 @pytest.fixture(scope="module")
 def serial(tmp_path_factory, fasta, tiny_weights, library_path):
     out = tmp_path_factory.mktemp("serial") / "out"
@@ -54,7 +39,7 @@ def serial(tmp_path_factory, fasta, tiny_weights, library_path):
 
 
 def test_serial_run_used_templates_and_wrote_every_record(serial, fasta):
-    files = _files(serial)
+    files = run_files(serial)
     assert {f"{name}.pdb" for name in fasta[1]} <= set(files)
     assert any(files[f"{name}.json"]["templates"] for name in fasta[1])  # the library was searched
 
@@ -62,7 +47,7 @@ def test_serial_run_used_templates_and_wrote_every_record(serial, fasta):
 def test_workers_write_the_same_files_as_a_serial_run(tmp_path, serial, fasta, tiny_weights, library_path):
     out = tmp_path / "out"
     assert _fold(fasta[0], out, tiny_weights, library_path, "--workers", "2") == 0
-    assert _files(out) == _files(serial)
+    assert run_files(out) == run_files(serial)
     assert (out / "summary.tsv").read_text().splitlines()[1:] != []
 
 
@@ -74,7 +59,7 @@ def test_ray_writes_the_same_files_as_a_serial_run(tmp_path, serial, fasta, tiny
         assert _fold(fasta[0], out, tiny_weights, library_path, "--ray") == 0
     finally:
         ray.shutdown()
-    assert _files(out) == _files(serial)
+    assert run_files(out) == run_files(serial)
 
 
 def _summary(out):

@@ -2,7 +2,6 @@
 a client, a second server refused, SIGTERM stops the server and removes its socket."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_outputs import run_files
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the server listens on a Unix socket")
 
@@ -72,24 +72,6 @@ def _write_fasta(path: Path, records: dict) -> Path:
     return path
 
 
-def _contents(out: Path) -> dict:
-    """Every file of a run, timings and summary.tsv aside (they say how long it took, not what it found)."""
-    files = {}
-    for path in sorted(out.iterdir()):
-        if path.name == "summary.tsv":
-            continue
-        if path.suffix == ".json":
-            summary = json.loads(path.read_text())
-            summary.pop("timings_s")
-            files[path.name] = summary
-        elif path.suffix == ".npz":
-            with np.load(path) as arrays:
-                files[path.name] = {key: arrays[key].tobytes() for key in arrays.files}
-        else:
-            files[path.name] = path.read_bytes()
-    return files
-
-
 @pytest.mark.parametrize("count, plots", [(1, True), (3, False)])
 def test_a_run_on_the_server_writes_the_same_files_as_a_local_run(server, tmp_path, records, tiny_weights,
                                                                   library_path, count, plots):
@@ -100,8 +82,8 @@ def test_a_run_on_the_server_writes_the_same_files_as_a_local_run(server, tmp_pa
     assert local.returncode == 0, local.stderr
     assert served.returncode == 0, served.stderr
     assert "templates:" in served.stderr and f"{count}/{count} folded" in served.stdout  # the client's own streams
-    assert _contents(tmp_path / "served") == _contents(tmp_path / "local")
-    assert any(name.endswith(".png") for name in _contents(tmp_path / "served")) == plots
+    assert run_files(tmp_path / "served") == run_files(tmp_path / "local")
+    assert any(name.endswith(".png") for name in run_files(tmp_path / "served")) == plots
 
 
 def test_runs_relative_to_the_clients_folder_and_rerun_skips_finished_records(server, tmp_path, records):

@@ -120,6 +120,21 @@ def test_bad_input_through_the_server_is_reported_to_the_client(server, tmp_path
     assert not (tmp_path / "out").exists()
 
 
+def test_a_client_of_another_version_is_told_to_restart_the_server(server, tmp_path):
+    import socket
+
+    from foldlite.cli.server_protocol import receive_message, send_message
+
+    out, err = open(tmp_path / "out.txt", "w"), open(tmp_path / "err.txt", "w")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection, out, err:
+        connection.connect(str(server.socket))
+        send_message(connection, {"args": {"command": "fold"}, "cwd": str(tmp_path), "version": "0.0.0"},
+                     fds=(out.fileno(), err.fileno()))
+        reply, _ = receive_message(connection)
+    assert reply == {"exit": 2}
+    assert "restart `foldlite serve`" in (tmp_path / "err.txt").read_text()
+
+
 def test_without_a_server_the_client_says_how_to_start_one(tmp_path, records):
     fasta = _write_fasta(tmp_path / "in.fasta", dict(list(records.items())[:1]))
     result = _foldlite("fold", fasta, "-o", tmp_path / "out", "--server", tmp_path / "nobody.sock")

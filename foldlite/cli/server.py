@@ -226,7 +226,8 @@ def _serve_one(connection: socket.socket, preloaded, state: _ServerState, log) -
     code = EXIT_USAGE
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), watch:
-            code = run_command(_request_args(request, __version__), lambda args: _fold(args, request, preloaded))
+            # the run's own options are read inside run_command: a bad request is a usage error too
+            code = run_command(argparse.Namespace(command="fold"), lambda _: _fold(request, __version__, preloaded))
     except KeyboardInterrupt:  # arrived between the fold and the end of the run: the run is complete
         pass
     except Exception as error:  # noqa: BLE001 (e.g. the client's stdout closed: this run fails, the server goes on)
@@ -256,9 +257,10 @@ def _request_args(request: dict, version: str) -> argparse.Namespace:
     return argparse.Namespace(**{**options, "server": None})
 
 
-def _fold(args: argparse.Namespace, request: dict, preloaded) -> int:
+def _fold(request: dict, version: str, preloaded) -> int:
     from .fold import _fold_job, _run_fold
 
+    args = _request_args(request, version)
     os.chdir(request.get("cwd") or ".")  # relative paths of the run are the client's
     if args.workers not in (None, 1) or args.ray is not None or args.threads is not None:
         raise UsageError("a server folds one record at a time with its own threads: drop --workers, "

@@ -133,6 +133,11 @@ def test_a_client_of_another_version_is_told_to_restart_the_server(server, tmp_p
         reply, _ = receive_message(connection)
     assert reply == {"exit": 2}
     assert "restart `foldlite serve`" in (tmp_path / "err.txt").read_text()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection, open(tmp_path / "err.txt", "w") as err:
+        connection.connect(str(server.socket))  # not a request at all: refused, and the server goes on
+        send_message(connection, {"args": 5}, fds=(err.fileno(), err.fileno()))
+        assert receive_message(connection)[0] == {"exit": 2}
+    assert server.process.poll() is None
 
 
 def test_without_a_server_the_client_says_how_to_start_one(tmp_path, records):

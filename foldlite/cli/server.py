@@ -243,8 +243,9 @@ def _serve_one(connection: socket.socket, preloaded, state: _ServerState, log) -
     with contextlib.suppress(OSError):
         send_message(connection, {"exit": code})
     watch.join()
-    log(f"{request.get('cwd')}: fold {request.get('args', {}).get('input') or '--sequence'} -> "
-        f"{request.get('args', {}).get('out')}: exit {code} in {time.perf_counter() - started:.1f} s")
+    options = request.get("args") if isinstance(request.get("args"), dict) else {}
+    log(f"{request.get('cwd')}: fold {options.get('input') or '--sequence'} -> {options.get('out')}: "
+        f"exit {code} in {time.perf_counter() - started:.1f} s")
 
 
 def _request_args(request: dict, version: str) -> argparse.Namespace:

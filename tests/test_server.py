@@ -120,7 +120,7 @@ def test_bad_input_through_the_server_is_reported_to_the_client(server, tmp_path
     assert not (tmp_path / "out").exists()
 
 
-def test_a_client_of_another_version_is_told_to_restart_the_server(server, tmp_path):
+def test_another_version_or_a_bad_request_is_a_usage_error_and_the_server_goes_on(server, tmp_path):
     import socket
 
     from foldlite.cli.server_protocol import receive_message, send_message

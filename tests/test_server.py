@@ -72,18 +72,21 @@ def _write_fasta(path: Path, records: dict) -> Path:
     return path
 
 
-@pytest.mark.parametrize("count, plots", [(1, True), (3, False)])
+@pytest.mark.parametrize("count, extra", [(1, []), (3, ["--no-plots"]),
+                                          (1, ["--num-models", "2", "--format", "cif", "--html", "--no-plots"])])
 def test_a_run_on_the_server_writes_the_same_files_as_a_local_run(server, tmp_path, records, tiny_weights,
-                                                                  library_path, count, plots):
+                                                                  library_path, count, extra):
     fasta = _write_fasta(tmp_path / "in.fasta", dict(list(records.items())[:count]))
-    options = ["--weights", tiny_weights, "--templates", library_path] + ([] if plots else ["--no-plots"])
+    options = ["--weights", tiny_weights, "--templates", library_path, *extra]
     local = _foldlite("fold", fasta, "-o", tmp_path / "local", *options, "--threads", "1")
     served = _foldlite("fold", fasta, "-o", tmp_path / "served", *options, "--server", server.socket)
     assert local.returncode == 0, local.stderr
     assert served.returncode == 0, served.stderr
     assert "templates:" in served.stderr and f"{count}/{count} folded" in served.stdout  # the client's own streams
-    assert run_files(tmp_path / "served") == run_files(tmp_path / "local")
-    assert any(name.endswith(".png") for name in run_files(tmp_path / "served")) == plots
+    files = run_files(tmp_path / "served")
+    assert files == run_files(tmp_path / "local")
+    assert any(name.endswith(".png") for name in files) == ("--no-plots" not in extra)
+    assert any(name.endswith(".html") for name in files) == ("--html" in extra)
 
 
 def test_runs_relative_to_the_clients_folder_and_rerun_skips_finished_records(server, tmp_path, records):

@@ -36,10 +36,11 @@ def run_command(args: argparse.Namespace, handler) -> int:
     stderr and exit code 2; Ctrl-C (KeyboardInterrupt) says what it left and exits 130."""
     try:
         return handler(args)
-    except UsageError as error:  # first: reporting it needs none of the imports below (a light client)
-        print(f"foldlite {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except _expected_errors() as error:
+    except Exception as error:
+        # a UsageError is told apart first: the other classes' imports (torch among them) are then
+        # not needed to report it, which keeps `foldlite fold --server`'s client light
+        if not isinstance(error, UsageError) and not isinstance(error, _expected_errors()):
+            raise
         print(f"foldlite {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

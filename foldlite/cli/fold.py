@@ -183,29 +183,20 @@ def _fold_with(args, job: FoldJob, serial: bool, search, started: float, preload
     # model and library loaded here first, before anything is written: a missing or broken file is a
     # usage error (exit 2); with --workers or --ray each worker loads its own and this one is dropped
     folder = RecordFolder(job, search, preloaded=preloaded)
-    if preloaded is not None:  # a server's figure process (started once) draws single-record runs
-        single = job.plots and len(lengths) == 1
-        folder.figures = preloaded.figures if single else None
-        try:
-            return _fold_rows(args, job, serial, folder, lengths, records, started)
-        finally:
-            if single and folder.figures is None and preloaded.figures is not None:
-                preloaded.figures.close()  # it died during the run: later runs draw in the server
-                preloaded.figures = None
     if serial and job.plots and len(lengths) == 1:
         # one record: its figure is drawn in a process of its own (foldlite.io.figure_service), which
         # imports matplotlib while the record folds; started once the model is in (started with the
         # search process, its import slowed the first search, which the fold waits for: ~0.3 s more
         # wall time). Many records pay the import once, and there a figure process made serial runs
         # ~4 % slower (20 test chains, four alternating pairs): its drawing competed with the next
-        # record's search, so they draw here.
+        # record's search, so they draw here. A server keeps one figure process for all its runs.
         from ..io.figure_service import FigureService
 
-        folder.figures = FigureService()
+        folder.figures = preloaded.run_figures() if preloaded is not None else FigureService()
     try:
         return _fold_rows(args, job, serial, folder, lengths, records, started)
     finally:
-        if folder.figures is not None:
+        if folder.figures is not None and preloaded is None:
             folder.figures.close()
 
 

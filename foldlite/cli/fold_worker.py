@@ -56,13 +56,16 @@ class Preloaded:
         """The search process as one run sees it (None: search in the server's process), its answers
         kept apart from other runs'. A search process that died is dropped here: runs then search
         in-process, as a `foldlite fold` whose search process died does."""
-        if self.search is not None and not self.search.running:
-            self.search.close()
-            self.search = None
+        self.search = _alive(self.search)
         if self.search is None:
             return None
         self.runs += 1
         return _RunSearch(self.search, self.runs)
+
+    def run_figures(self):
+        """The figure process for a run, or None (figures drawn in the server's process) once it died."""
+        self.figures = _alive(self.figures)
+        return self.figures
 
     def check(self, job: FoldJob) -> None:
         """UsageError unless a run with `job`'s options folds as a `foldlite fold` process would."""
@@ -78,6 +81,14 @@ class Preloaded:
                              f"pass the same --templates (or none), or drop --server")
         if str(job.device) != str(self.model.device) and job.device != "auto":
             raise UsageError(f"the server folds on {self.model.device}, not {job.device}: drop --device or --server")
+
+
+def _alive(helper):
+    """A server's helper process (foldlite.background), or None once it has died (it is closed)."""
+    if helper is not None and not helper.running:
+        helper.close()
+        return None
+    return helper
 
 
 class _RunSearch:

@@ -93,11 +93,19 @@ def _fold_records(args, lengths: list | None = None):
     return ((record, safe_filename(record.id, used)) for record in records())
 
 
+def templates_option(value: str | None) -> str:
+    """--templates as a FoldJob holds it: "auto" (the default), "none", or an absolute library path."""
+    templates = "auto" if value is None else value
+    return templates if templates.lower() in ("auto", "none") else str(Path(templates).expanduser().resolve())
+
+
+def weights_option(value: str | None) -> str | None:
+    """--weights as a FoldJob holds it: None (the shipped weights) or an absolute path."""
+    return str(Path(value).expanduser().resolve()) if value else None
+
+
 def _fold_job(args) -> FoldJob:
     """The run's options as plain values, paths made absolute (Ray workers start in other folders)."""
-    templates = "auto" if args.templates is None else args.templates
-    if templates.lower() not in ("auto", "none"):
-        templates = str(Path(templates).expanduser().resolve())
     workers = args.workers or 1
     bf16 = None
     if (args.ray is not None or workers > 1) and args.device == "cpu":
@@ -107,8 +115,8 @@ def _fold_job(args) -> FoldJob:
 
         bf16 = cpu_bf16_is_fast()
     return FoldJob(out=str(Path(args.out).resolve()),
-                   weights=str(Path(args.weights).expanduser().resolve()) if args.weights else None,
-                   device=args.device, templates=templates, seed=args.seed, num_models=args.num_models,
+                   weights=weights_option(args.weights),
+                   device=args.device, templates=templates_option(args.templates), seed=args.seed, num_models=args.num_models,
                    fmt=args.format, plots=not args.no_plots, html=args.html, relax=args.relax,
                    overwrite=args.overwrite, full_distogram=args.full_distogram,
                    bf16=bf16,

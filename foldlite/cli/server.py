@@ -52,15 +52,13 @@ def _add_serve(sub) -> None:
 
 
 def _run_serve(args) -> int:
+    from .fold import templates_option, weights_option
     from .fold_worker import FoldJob
 
     path = socket_path(args.socket)
     log = _logger(sys.stderr)
-    templates = "auto" if args.templates is None else args.templates
-    if templates.lower() not in ("auto", "none"):
-        templates = str(Path(templates).expanduser().resolve())
-    job = FoldJob(out=os.getcwd(), device=args.device, templates=templates, threads=args.threads,
-                  weights=str(Path(args.weights).expanduser().resolve()) if args.weights else None)
+    job = FoldJob(out=os.getcwd(), device=args.device, templates=templates_option(args.templates),
+                  threads=args.threads, weights=weights_option(args.weights))
     state = _ServerState()
     state.install_signal_handlers()  # before anything is loaded: SIGTERM then always cleans up
     with _listening(path) as listener:  # first: a second server at the same path fails at once
@@ -131,9 +129,8 @@ def _load(job, log):
     from ..io.figure_service import FigureService
     from ..io.plots import figure_data, figure_png
     from ..model.precision import cpu_bf16_is_fast, use_bf16
-    from .fold_worker import Preloaded, RecordFolder
-
     from ..templates.service import SearchService
+    from .fold_worker import Preloaded, RecordFolder
 
     started = time.perf_counter()
     figures = FigureService()  # spawned now: it imports matplotlib while the model loads

@@ -43,11 +43,23 @@ def test_two_processes_train_identical_weights_and_resume(tmp_path, tiny_trainse
     from foldlite.training.run import validation_indices
     from foldlite.config import TrainConfig
 
-    indices = validation_indices(ChainSet(tiny_trainset), TrainConfig(**state["train_config"]))
+    chains = ChainSet(tiny_trainset)
+    indices = validation_indices(chains, TrainConfig(**state["train_config"]))
     assert len(indices) == 2
-    alone = network_metrics(model_from_checkpoint(state), ChainSet(tiny_trainset), indices)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the workers: bf16 sums split over other thread counts round differently
+    try:
+        alone = network_metrics(model_from_checkpoint(state), chains, indices)
+    finally:
+        torch.set_num_threads(threads)
+    # CE is a mean over thousands of pairs (the CSV keeps 4 decimals). Q3 and precision count argmaxes
+    # and top-L/5 ranks of an almost untrained model, where a near-tie may still fall the other way on
+    # another CPU's bf16 kernels: they may differ by one residue, or one contact in one chain.
+    residues = sum(len(chains.chain(int(i)).sequence) for i in indices)
+    one_contact = max(1 / max(1, len(chains.chain(int(i)).sequence) // 5) for i in indices)
+    tolerance = {"valid_distogram_ce": 5e-4, "valid_q3": 1 / residues + 1e-4, "valid_lr_precision": one_contact + 1e-4}
     for key, value in alone.items():
-        assert abs(float(rows[-1][key]) - value) < 2e-4, (key, rows[-1][key], value)
+        assert abs(float(rows[-1][key]) - value) <= tolerance[key], (key, rows[-1][key], value)
 
     second = run_torchrun(out, tiny_trainset, 6, "resume")
     assert second.returncode == 0, second.stderr[-3000:]

@@ -58,9 +58,11 @@ def top_imports(stderr: str, count: int = 8) -> list[tuple[float, str]]:
 
 
 def start_server(socket: Path, env: dict) -> subprocess.Popen:
-    """A `foldlite serve` at `socket`, returned once it says it is ready (loaded and warmed up)."""
+    """A `foldlite serve` at `socket`, returned once it says it is ready (loaded and warmed up). It runs
+    in the socket's folder: `python -m` imports from its working folder first, so started here it would
+    fold with this checkout's code whatever --root says."""
     server = subprocess.Popen([sys.executable, "-m", "foldlite", "serve", "--socket", str(socket)], env=env,
-                              stderr=subprocess.PIPE, text=True)
+                              cwd=socket.parent, stderr=subprocess.PIPE, text=True)
     for line in server.stderr:
         if "ready at" in line:
             return server

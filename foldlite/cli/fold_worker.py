@@ -275,6 +275,8 @@ class RecordFolder:
             row.status = f"failed: {other_outputs_message(existing, task.id)}"
             return row
         tick = time.perf_counter()
+        if self.figures is not None and job.plots:
+            self.figures.prepare(len(task.sequence))  # the figure's frame is drawn while the record folds
         try:
             library, waited = self._library_for(task)
             with warnings.catch_warnings():  # the CLI already said it, in its own words

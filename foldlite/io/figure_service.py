@@ -1,13 +1,15 @@
 """The figure of `foldlite fold`, drawn in a process of its own.
 
-Importing matplotlib takes ~0.4 s and drawing a 300-residue figure ~0.35 s, all of it Python work
+Importing matplotlib takes ~0.4 s and drawing a 300-residue figure ~0.5 s, all of it Python work
 that would otherwise follow the geometry on the folding process's critical path. The figure process
 (spawned at the start, niced far below the fold) imports matplotlib while the folding process
-imports torch and loads the model, in the CPU time those leave; a record's figure is then drawn
-from its FigureData (foldlite.io.plots: a few [L, L] maps, ~2 MB at 300 residues) while the
-folding process makes the record's other files.
+imports torch and loads the model, in the CPU time those leave. When a record starts, it draws the
+frame of a figure of that length (axes, ticks, labels: ~0.35 s) in the CPU time the search and the
+fold leave; once the fold is done, it fills in the record's FigureData (foldlite.io.plots: a few
+[L, L] maps, ~2 MB at 300 residues; ~0.1 s) while the folding process makes the record's other files.
 
     figures = FigureService()                 # spawned at once; imports matplotlib
+    figures.prepare(length)                   # a record starts: draw its figure's frame meanwhile
     figures.request(key, figure_data(pred))   # queue a figure
     png = figures.result(key)                 # its PNG bytes, the same as figure_png() here
     figures.close()
@@ -31,9 +33,13 @@ def _import_matplotlib(_):
     return None, None
 
 
-def _draw(_, data: FigureData) -> bytes:
-    from .plots import figure_png
+def _draw(_, data: FigureData | int) -> bytes | None:
+    """A figure's PNG bytes; for a length (prepare), None once the frame of that length is drawn."""
+    from .plots import figure_png, prepare_figure
 
+    if isinstance(data, int):
+        prepare_figure(data)
+        return None
     return figure_png(data)
 
 
@@ -46,3 +52,11 @@ class FigureService(BackgroundProcess):
         # nice 15: below the search process (10), whose answer a fold waits for first; at start-up the
         # two share the core that torch's import leaves (CFS weights 36 against 110)
         super().__init__(_import_matplotlib, _draw, None, nice=15, name="foldlite-figures")
+
+    def prepare(self, length: int) -> None:
+        """Draw the frame of a `length`-residue figure now (axes, ticks, labels: most of a figure's
+        drawing time, foldlite.io.plots.prepare_figure), while the record folds, so that its figure
+        only fills in the data once the fold is done. Nothing to collect."""
+        key = ("frame", int(length))
+        self.request(key, int(length))
+        self.forget(key)

@@ -125,3 +125,16 @@ def test_only_a_single_record_run_starts_a_figure_process(tiny_weights, tmp_path
     assert started == [] and (tmp_path / "two" / "b.png").exists()
     assert main(["fold", "--sequence", "MKTAYIAKQRQISFVKSHFSRQ", "-o", str(tmp_path / "one"), *common]) == 0
     assert started == [1] and (tmp_path / "one" / "query.png").exists()
+
+
+def test_a_prepared_frame_gives_the_same_png_and_leaves_nothing_to_collect(predictions):
+    service = FigureService()
+    try:
+        data = figure_data(predictions[0])
+        service.prepare(len(data.plddt))
+        service.prepare(len(data.plddt))  # asked twice while pending: drawn once
+        service.request("figure", data)
+        assert service.result("figure") == figure_png(data)
+        assert not service._answers and not service._pending and not service._unwanted
+    finally:
+        service.close()

@@ -51,6 +51,30 @@ def make_aligner(mode: str = "local", open_gap: float = GAP_OPEN, extend_gap: fl
     return aligner
 
 
+def local_scores(query: str, targets: list[str]) -> np.ndarray:
+    """Smith–Waterman scores [N] of `query` against each target (BLOSUM62, GAP_OPEN / GAP_EXTEND): what
+    make_aligner().score gives, computed by parasail's SIMD (striped) kernels where parasail is installed
+    (x86-64 wheels; ~0.004 s instead of ~0.2-0.3 s for a 300-residue query against 150 chains), else by
+    Bio.Align. The same integer scores either way: the same matrix over the 20 residues and X, and
+    parasail's gap of length n costs open + (n - 1) * extend as Bio.Align's does (tested)."""
+    try:
+        import parasail
+    except ImportError:  # no wheel for this machine (e.g. ARM): Bio.Align, ~50x slower
+        aligner = make_aligner()
+        return np.array([aligner.score(query, target) for target in targets], dtype=np.float64)
+    open_cost, extend_cost = int(-GAP_OPEN), int(-GAP_EXTEND)
+    profile = parasail.profile_create_16(query, parasail.blosum62)  # 16-bit lanes: twice the width of 32
+    scores = np.empty(len(targets), dtype=np.float64)
+    wide = None
+    for k, target in enumerate(targets):
+        result = parasail.sw_striped_profile_16(profile, target, open_cost, extend_cost)
+        if result.saturated:  # a score beyond 16 bits (very long, very similar chains): again in 32
+            wide = wide or parasail.profile_create_32(query, parasail.blosum62)
+            result = parasail.sw_striped_profile_32(wide, target, open_cost, extend_cost)
+        scores[k] = result.score
+    return scores
+
+
 def compare_aligner():
     """Global alignment of two sequences of the same protein (model vs reference structure): any
     gap cost works there; -10 / -0.5 (EMBOSS needle's defaults) keeps the alignment gap-poor."""

@@ -10,9 +10,10 @@ Three stages, a much simplified BLAST:
    least two hits get the BLOSUM62 score of their best ungapped segment, computed for thousands of
    diagonals at once in numpy. A chain's prefilter score is its best diagonal. Exact k-mer counting
    alone misses most homologues below 30 % identity; the ungapped score finds them.
-3. Smith–Waterman (Bio.Align.PairwiseAligner, local, BLOSUM62, BLAST gap costs 11/1) on the best
-   `candidates` chains, with a Karlin–Altschul E-value over the whole library. Full alignments (for
-   identity, coverage and residue pairs) are made only for hits that are reported.
+3. Smith–Waterman scores (alignment.local_scores: parasail's SIMD kernels, else Bio.Align; local,
+   BLOSUM62, BLAST gap costs 11/1) of the best `candidates` chains, with a Karlin–Altschul E-value over
+   the whole library. Full alignments (Bio.Align: identity, coverage and residue pairs) are made only
+   for hits that are reported.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from typing import Iterable
 import numpy as np
 
 from ..tokenizer import STANDARD_RESIDUES, normalize_sequence
-from .alignment import KAPPA, LAMBDA, aligned_pairs, bit_score, evalue, make_aligner, score_matrix
+from .alignment import KAPPA, LAMBDA, aligned_pairs, bit_score, evalue, local_scores, make_aligner, score_matrix
 from .hits import Hit
 from .library import Library
 from .profile import digital_library, profile_search
@@ -253,7 +254,7 @@ def search(query_sequence: str, library: Library, max_hits: int = 10, max_evalue
     hits: list[Hit] = []
     for start in range(0, len(ranked), candidates):
         batch = ranked[start:start + candidates]
-        scores = np.array([aligner.score(query, library.sequence(int(i))) for i in batch])
+        scores = local_scores(query, [library.sequence(int(i)) for i in batch])
         kept = dropped = 0
         for j in np.argsort(-scores, kind="stable"):
             if scores[j] < min_score or kept >= max_hits:

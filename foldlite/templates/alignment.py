@@ -69,7 +69,8 @@ def local_scores(query: str, targets: list[str]) -> np.ndarray:
     for k, target in enumerate(targets):
         result = parasail.sw_striped_profile_16(profile, target, open_cost, extend_cost)
         if result.saturated:  # a score beyond 16 bits (very long, very similar chains): again in 32
-            wide = wide or parasail.profile_create_32(query, parasail.blosum62)
+            if wide is None:
+                wide = parasail.profile_create_32(query, parasail.blosum62)
             result = parasail.sw_striped_profile_32(wide, target, open_cost, extend_cost)
         scores[k] = result.score
     return scores

@@ -234,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"template search for fold() and the copy baseline (default {template_search.DEFAULT_SEARCH})")
     parser.add_argument("--max-templates", type=int, default=None,
                         help=f"hits kept per query (default {template_search.DEFAULT_MAX_TEMPLATES}; all restrain, the network reads 4)")
+    parser.add_argument("--sw-candidates", type=int, default=None,
+                        help=f"prefilter candidates Smith-Waterman scores beside the profile search "
+                             f"(default {template_search.COMBINED_CANDIDATES})")
     parser.add_argument("--no-pair-confidence", action="store_true",
                         help="trust every aligned pair of a template alike (restraints.PAIR_CONFIDENCE off)")
     parser.add_argument("--library", default=None,
@@ -257,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         template_search.DEFAULT_SEARCH = args.search
     if args.max_templates:
         template_search.DEFAULT_MAX_TEMPLATES = args.max_templates
+    if args.sw_candidates:
+        template_search.COMBINED_CANDIDATES = args.sw_candidates
     if args.no_pair_confidence:
         template_restraints.PAIR_CONFIDENCE = False
 
@@ -273,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
           f"library {len(library)} chains ({library.total_residues} residues); weights {model.version}; "
           f"torch threads {torch.get_num_threads()}; template search {template_search.DEFAULT_SEARCH}; "
           f"per-pair confidence {'on' if template_restraints.PAIR_CONFIDENCE else 'off'}; "
-          f"up to {template_search.DEFAULT_MAX_TEMPLATES} templates", flush=True)
+          f"up to {template_search.DEFAULT_MAX_TEMPLATES} templates; Smith-Waterman candidates "
+          f"{template_search.COMBINED_CANDIDATES}", flush=True)
 
     rows = []
     out = Path(args.out)

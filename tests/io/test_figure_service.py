@@ -93,7 +93,10 @@ def test_ctrl_c_stops_the_fold_and_its_helper_processes_quietly(tiny_weights, tm
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "foldlite", "fold", str(fasta), "-o", str(out),
                                 "--weights", tiny_weights, "--templates", str(library), *extra],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               # as from a terminal: a test run started in the background (`cmd &` in a
+                               # script) inherits SIGINT ignored, and Python then never raises Ctrl-C
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while not (out / "r1.pdb").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)

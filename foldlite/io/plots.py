@@ -4,6 +4,11 @@ sequence, SS track.
 figure_data(prediction) takes what the figure shows out of a Prediction (a few [L, L] maps, no model,
 no [L, L, 65] distogram), so that the figure can also be drawn in another process
 (foldlite.io.figure_service); draw_figure draws it, figure_png renders it to PNG bytes.
+
+FigureLayout builds the figure for one chain length with placeholder data, and fill() puts a record's
+data in. The PNG path keeps a layout's frame (everything but the data) as pixels per length and draws
+only the data over it (_Blitter), so prepare_figure(length) can draw the frame before the record is
+folded. The PNG is the same, pixel for pixel, as a full draw of draw_figure.
 """
 from __future__ import annotations
 

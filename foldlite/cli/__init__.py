@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from .args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, run_command  # noqa: F401 (the CLI's exit codes)
+from .args import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, run_command  # noqa: F401 (the CLI's exit codes)
 from .fold import _add_evaluate, _add_fold, _add_library, _add_search, _fold_records  # noqa: F401
 from .fold import _run_evaluate, _run_fold, _run_library, _run_search
 from .train import _add_benchmark, _add_data, _add_export, _add_model_metrics, _add_train
@@ -61,6 +61,13 @@ def console(argv: list[str] | None = None) -> None:
     pools, the search process and Ray are shut down, and only the standard streams are left to flush.
     """
     code = main(argv)
+    if code == EXIT_INTERRUPTED:
+        # an interrupted --workers pool is left in reference cycles whose collection would unlink its
+        # semaphores; skipped by os._exit, Python's resource tracker then warns of "leaked semaphore
+        # objects" after the run has said it was interrupted
+        import gc
+
+        gc.collect()
     try:
         sys.stdout.flush()
         sys.stderr.flush()

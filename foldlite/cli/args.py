@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 class UsageError(ValueError):
@@ -45,7 +46,7 @@ def run_command(args: argparse.Namespace, handler) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("foldlite: interrupted; finished records are complete, nothing is half-written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _positive_int(text: str) -> int:

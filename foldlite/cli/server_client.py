@@ -10,10 +10,8 @@ import socket
 import sys
 
 from ..version import __version__
-from .args import UsageError
+from .args import EXIT_INTERRUPTED, UsageError
 from .server_protocol import CANCEL, ProtocolError, receive_message, send_message, socket_path
-
-EXIT_INTERRUPTED = 130
 
 
 def fold_on_server(args) -> int:

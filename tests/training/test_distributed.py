@@ -57,7 +57,7 @@ def test_two_processes_train_identical_weights_and_resume(tmp_path, tiny_trainse
     # another CPU's bf16 kernels: they may differ by one residue, or one contact in one chain.
     residues = sum(len(chains.chain(int(i)).sequence) for i in indices)
     one_contact = max(1 / max(1, len(chains.chain(int(i)).sequence) // 5) for i in indices)
-    tolerance = {"valid_distogram_ce": 5e-4, "valid_q3": 1 / residues + 1e-4, "valid_lr_precision": one_contact + 1e-4}
+    tolerance = {"valid_distogram_ce": 2e-4, "valid_q3": 1 / residues + 1e-4, "valid_lr_precision": one_contact + 1e-4}
     for key, value in alone.items():
         assert abs(float(rows[-1][key]) - value) <= tolerance[key], (key, rows[-1][key], value)
 

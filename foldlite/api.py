@@ -281,7 +281,7 @@ class Prediction:
 
 def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,
          device: str | None = "cpu", record_id: str = "query", keep_attention: bool = True,
-         num_restarts: int = 3, templates="auto", exclude_templates=(),
+         num_restarts: int | None = None, templates="auto", exclude_templates=(),
          max_template_identity: float | None = None,
          restrain_geometry: bool | None = None, template_start: bool = True,
          template_evalue: float | None = None, modified=None,
@@ -295,7 +295,7 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     exclude_templates (chain names) and max_template_identity (e.g. 0.95) keep the query itself and
     its copies out, for benchmarking. template_evalue: the search's E-value cut-off (default
     foldlite.templates.search.DEFAULT_MAX_EVALUE). template_start: also refine from the best
-    template's Cα trace beside the usual restarts; the lowest-energy result wins either way.
+    template's Cα trace beside the MDS restarts (num_restarts: see reconstruct); the lowest energy wins.
     num_models: must be 1 (kept so that older calls asking for several get a clear message).
     modified: the substitutions already made in a canonical `sequence` (FastaRecord.modified); by
     default they are read off `sequence`. Any substitution (U as C, O as K, B/Z/J as X) is reported
@@ -313,7 +313,7 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
 
 def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_models: int = 1,
                 device: str | None = "cpu", record_id: str = "query", keep_attention: bool = True,
-                num_restarts: int = 3, templates="auto", exclude_templates=(),
+                num_restarts: int | None = None, templates="auto", exclude_templates=(),
                 max_template_identity: float | None = None,
                 restrain_geometry: bool | None = None, template_start: bool = True,
                 template_evalue: float | None = None, modified=None,

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from foldlite.geometry import backbone, distances, hand, mds, refine, vectors
-from foldlite.geometry.reconstruct import reconstruct
+from foldlite.geometry.reconstruct import DEFAULT_RESTARTS, TEMPLATE_START_RESTARTS, reconstruct
 from foldlite.geometry.backbone import ca_virtual_torsions, ideal_cb
 from foldlite.constants import DISTOGRAM_CENTERS, NUM_DISTOGRAM_CLASSES
 
@@ -338,10 +338,17 @@ def test_empty_chain():
 def test_extra_start_from_a_template_trace_is_refined_beside_the_restarts(small_sharp):
     xyz, probs, torsions = small_sharp
     native = xyz[:, 1] @ random_rotation(3).T + 40.0  # any frame: starts are re-centred
-    result = reconstruct(probs, torsions, seed=0, extra_starts=[native])
+    result = reconstruct(probs, torsions, seed=0, extra_starts=[native], num_restarts=3)
     assert len(result.restart_losses) == 4
     # started at the answer, it ends at the lowest energy (the best MDS restart reaches the same minimum)
     assert result.restart_losses[3] < min(result.restart_losses[:3]) + 0.01
     assert vectors.kabsch_rmsd(result.ca, xyz[:, 1]) < 0.6
+    # by default one MDS restart runs beside a template start (TEMPLATE_START_RESTARTS), three without
+    # one or without torsions to choose its hand
+    default = reconstruct(probs, torsions, seed=0, extra_starts=[native])
+    assert len(default.restart_losses) == TEMPLATE_START_RESTARTS + 1
+    assert vectors.kabsch_rmsd(default.ca, xyz[:, 1]) < 0.6
+    assert len(reconstruct(probs, None, seed=0, extra_starts=[native]).restart_losses) == DEFAULT_RESTARTS + 1
+    assert len(reconstruct(probs, torsions, seed=0).restart_losses) == DEFAULT_RESTARTS
     with pytest.raises(ValueError, match="extra start"):
         reconstruct(probs, torsions, extra_starts=[native[:-1]])

@@ -138,7 +138,7 @@ def template_restraints(hits: list[Hit], library: Library, query_length: int) ->
             # the rest are binned (P(d < 22 Å) beyond 22 + 5 sigma is < 3e-7)
             probs[..., OVERFLOW] = 1.0
             near = chunk < DISTOGRAM_MAX + 5.0 * sigma
-            probs[near] = distogram_from_distances(chunk[near], sigma)  # [n, 65]
+            probs[near] = distogram_from_distances(chunk[near], sigma, np.float32)  # [n, 65]
             acc[rows[:, None], q[None, :]] += pair_w[lo:lo + _ROW_CHUNK, :, None] * probs
         block = np.ix_(q, q)
         weight_sum[block] += pair_w

@@ -70,7 +70,9 @@ def run_mode(fasta: Path, out: Path, mode: str, extra: list[str]) -> dict:
     command = [sys.executable, "-m", "foldlite", "fold", str(fasta), "-o", str(out), "--quiet",
                *mode_options(mode), *extra]
     tick, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # stderr to a file, not a pipe: warnings of 1,000 records could fill a pipe nobody reads until the end
+    stderr_file = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr_file, text=True)
     parent = psutil.Process(process.pid)
     peak_one, peak_total, folders = 0, 0, set()
     while process.poll() is None:
@@ -96,7 +98,9 @@ def run_mode(fasta: Path, out: Path, mode: str, extra: list[str]) -> dict:
     wall = time.perf_counter() - tick
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI and every process it reaped
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    stderr = process.stderr.read()
+    stderr_file.seek(0)
+    stderr = stderr_file.read()
+    stderr_file.close()
     if process.returncode != 0:
         raise SystemExit(f"{mode}: fold failed ({process.returncode}): {stderr[-2000:]}")
     return {"wall_s": wall, "cpu_s": cpu, "peak_worker_mb": peak_one / 2**20, "peak_total_mb": peak_total / 2**20,

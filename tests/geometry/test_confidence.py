@@ -1,10 +1,50 @@
-"""pLDDT calibration: the isotonic fit and the map it gives."""
+"""pLDDT: the raw expected lDDT of a built structure, the isotonic calibration fit and the map it gives."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from foldlite.geometry.confidence import Calibration, fit_calibration
+from foldlite.constants import DISTOGRAM_EDGES, LDDT_THRESHOLDS
+from foldlite.geometry.confidence import INCLUSION_RADIUS, Calibration, expected_lddt, fit_calibration
+
+
+def _cdf(row: np.ndarray, x: float) -> float:
+    """P(d < x) for one pair's 65 probabilities, mass spread evenly inside each distance bin."""
+    x = min(max(x, DISTOGRAM_EDGES[0]), DISTOGRAM_EDGES[-1])
+    total = 0.0
+    for k in range(len(DISTOGRAM_EDGES) - 1):
+        lo, hi = DISTOGRAM_EDGES[k], DISTOGRAM_EDGES[k + 1]
+        total += row[k] * min(max((x - lo) / (hi - lo), 0.0), 1.0)
+    return total
+
+
+def test_expected_lddt_follows_its_definition_pair_by_pair():
+    # written out with loops: each partner j weighted by P(d_ij < 15 Å), scored by the chance that the
+    # true distance is within each lDDT threshold of the built one
+    rng = np.random.default_rng(0)
+    length = 7
+    probs = rng.dirichlet(np.full(65, 0.3), (length, length)).astype(np.float32)
+    cb = rng.normal(0.0, 6.0, (length, 3))
+    built = np.linalg.norm(cb[:, None] - cb[None], axis=-1)
+    expected = np.zeros(length)
+    for i in range(length):
+        weights = np.array([0.0 if j == i else _cdf(probs[i, j], INCLUSION_RADIUS) for j in range(length)])
+        scores = np.array([np.mean([_cdf(probs[i, j], built[i, j] + t) - _cdf(probs[i, j], built[i, j] - t)
+                                    for t in LDDT_THRESHOLDS]) for j in range(length)])
+        expected[i] = (weights * scores).sum() / weights.sum()
+    np.testing.assert_allclose(expected_lddt(probs, cb), expected, atol=1e-5)
+
+
+def test_expected_lddt_is_high_where_the_distogram_agrees_with_the_structure():
+    rng = np.random.default_rng(1)
+    cb = np.cumsum(rng.normal(0.0, 2.2, (30, 3)), axis=0)
+    built = np.linalg.norm(cb[:, None] - cb[None], axis=-1)
+    agreeing = np.zeros((30, 30, 65), np.float32)
+    agreeing[np.arange(30)[:, None], np.arange(30)[None], np.clip(np.searchsorted(DISTOGRAM_EDGES, built) - 1, 0, 64)] = 1.0
+    shifted = np.roll(agreeing, 12, axis=-1)  # every distance ~3.75 Å off
+    assert expected_lddt(agreeing, cb).mean() > 0.9
+    assert expected_lddt(shifted, cb).mean() < expected_lddt(agreeing, cb).mean() - 0.3
+    assert expected_lddt(agreeing, cb[:1]).shape == (1,)
 
 
 def test_fit_calibration_pools_adjacent_violators():

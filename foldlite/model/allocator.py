@@ -13,7 +13,7 @@ where glibc is not the C library, and FOLDLITE_NO_MALLOC_TUNING=1 turns it off.
 It also turns off oneDNN's primitive cache (ONEDNN_PRIMITIVE_CACHE_CAPACITY=0, unless the environment
 already sets it). The cache keeps up to 1024 compiled kernels, each with its own buffers, keyed by
 tensor shape, and every new chain length brings new shapes: folding 1,000 test chains of 50-500
-residues in one process grew it from 2.8 to 4.35 GB, and 40 chains in one process held 766 MB of live
+residues in one process grew the process from 2.8 GB (142 records) to 4.35 GB, and 40 chains held 766 MB of live
 heap against 260 MB without the cache (session 11). Distinct lengths gain nothing from it (20 chains:
 30.6 s without it, 30.9 s with it); only the same length folded again does (the network ~0.12 s faster
 at 300 residues), which a long run or a server cannot trade for unbounded memory. The variable is read

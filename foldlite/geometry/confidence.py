@@ -47,7 +47,8 @@ def expected_lddt(distogram_probs: np.ndarray, cb: np.ndarray) -> np.ndarray:
     length = len(cb)
     if length < 2:
         return np.zeros(length)
-    probs = torch.from_numpy(np.asarray(distogram_probs, dtype=np.float32))
+    # np.require: a read-only or strided input (e.g. memory-mapped) is copied, not handed to torch as is
+    probs = torch.from_numpy(np.require(distogram_probs, np.float32, ["C", "W"]))
     built = torch.from_numpy(pairwise_distances(cb).astype(np.float32))  # [L, L]
     cdf = _cumulative(probs)  # [L, L, 65]
     in_radius = _cdf_at(cdf, torch.full_like(built, INCLUSION_RADIUS))  # P(d_true < 15 Å)

@@ -67,11 +67,12 @@ def pairwise_errors(distogram_probs: np.ndarray, cb: np.ndarray) -> tuple[np.nda
     d0 = _tm_d0(length)
     pae = torch.zeros((length, length), dtype=torch.float32)
     tm_term = torch.ones((length, length), dtype=torch.float32)
-    points = torch.from_numpy(np.asarray(cb, dtype=np.float32))
+    points = torch.from_numpy(np.require(cb, np.float32, ["C", "W"]))
     for start in range(0, length, ROW_CHUNK):
         rows = slice(start, min(start + ROW_CHUNK, length))
         built = torch.linalg.vector_norm(points[rows, None, :] - points[None, :, :], dim=-1)  # [R, L] Å
-        probs = torch.from_numpy(np.asarray(distogram_probs[rows], dtype=np.float32))  # [R, L, 65]
+        # np.require: a read-only or strided input (e.g. memory-mapped) is copied, not handed to torch as is
+        probs = torch.from_numpy(np.require(distogram_probs[rows], np.float32, ["C", "W"]))  # [R, L, 65]
         pae[rows], tm_term[rows] = _error_terms(probs, built, d0)
     pae = 0.5 * (pae + pae.T)
     tm_term = 0.5 * (tm_term + tm_term.T)

@@ -74,3 +74,21 @@ def test_template_restrained_folds_get_their_own_map_which_survives_a_round_trip
     assert single.for_fold(True) is single  # weights without the second map use the one they have
     assert Calibration.from_dict(both.to_dict()) == both
     assert Calibration.from_dict(single.to_dict()) == single and "restrained" not in single.to_dict()
+
+
+def test_read_only_and_strided_inputs_give_the_same_scores_without_warnings(tmp_path):
+    import warnings
+
+    from foldlite.geometry.pae import pairwise_errors
+
+    rng = np.random.default_rng(2)
+    probs = rng.dirichlet(np.full(65, 0.5), (12, 12)).astype(np.float32)
+    cb = rng.normal(0.0, 5.0, (12, 3))
+    np.save(tmp_path / "probs.npy", probs)
+    mapped = np.load(tmp_path / "probs.npy", mmap_mode="r")  # read-only
+    flipped = np.ascontiguousarray(probs[::-1, ::-1])[::-1, ::-1]  # negative strides, same values
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for variant in (mapped, flipped):
+            np.testing.assert_array_equal(expected_lddt(variant, cb), expected_lddt(probs, cb))
+            np.testing.assert_array_equal(pairwise_errors(variant, cb)[0], pairwise_errors(probs, cb)[0])

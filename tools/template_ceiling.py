@@ -52,7 +52,8 @@ def chain_row(chain, library, max_hits: int) -> dict:
     row = {"name": chain.name, "length": length, "n_hits": len(hits)}
     if not hits:
         return row | {k: float("nan") for k in COLUMNS[3:]}
-    copies = [tm_score(template_ca(hit, library, length), true_ca).tm_score for hit in hits]
+    traces = [template_ca(hit, library, length) for hit in hits]  # [L, 3] Å each
+    copies = [tm_score(trace, true_ca).tm_score for trace in traces]
     best = int(np.argmax(copies))
     aligned = np.zeros(length, dtype=bool)
     aligned[hits[best].query_idx] = True
@@ -61,8 +62,7 @@ def chain_row(chain, library, max_hits: int) -> dict:
         covered[hit.query_idx] = True
     return row | {"top_identity": hits[0].identity, "top_coverage": hits[0].coverage, "copy_top": copies[0],
                   "copy_best": copies[best], "best_rank": best + 1, "best_identity": hits[best].identity,
-                  "aligned_best": tm_score(template_ca(hits[best], library, length), true_ca,
-                                           mask=aligned).tm_score,
+                  "aligned_best": tm_score(traces[best], true_ca, mask=aligned).tm_score,
                   "union_coverage": float(covered.mean())}
 
 

@@ -1,0 +1,29 @@
+"""tools/training_template_identity.py: the training templates it measures are real, non-copy hits."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from foldlite.constants import COPY_IDENTITY
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "training_template_identity.py"
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("training_template_identity", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_identities_are_of_built_templates_below_the_copy_limit(chainset):
+    # the sample data holds no train split: its valid chains and their cluster mates stand in
+    identities, with_mates, train = _tool().training_identities(chainset, count=30, seed=0, split="valid")
+    assert 0 < with_mates <= train
+    assert len(identities) > 0
+    assert ((identities > 0) & (identities < COPY_IDENTITY)).all()
+
+
+def test_main_prints_the_percentiles(chainset, capsys):
+    assert _tool().main(["--data", str(chainset.path), "--chains", "10", "--split", "valid"]) == 0
+    assert "identity percentiles" in capsys.readouterr().out

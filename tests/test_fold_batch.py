@@ -168,3 +168,34 @@ def test_workers_fold_with_the_parent_runs_precision(monkeypatch, tmp_path, tiny
             assert precision.cpu_bf16_is_fast() is planted
     finally:
         precision.cpu_bf16_is_fast.cache_clear()
+
+
+def _folding_order(stderr: str) -> list[str]:
+    """Record ids in the order the plain progress lines report them (fold: k/N records ...: ID (L aa) ...)."""
+    return [line.split(": ")[-1].split(" (")[0] for line in stderr.splitlines() if line.startswith("fold: ")]
+
+
+def test_records_fold_longest_first_unless_input_order_is_asked_for(tmp_path, fasta, tiny_weights, library_path,
+                                                                    capsys):
+    records = dict(sorted(fasta[1].items(), key=lambda item: len(item[1])))  # shortest first
+    path = tmp_path / "ascending.fasta"
+    path.write_text("".join(f">{name}\n{seq}\n" for name, seq in records.items()))
+    by_length = sorted(records, key=lambda name: -len(records[name]))
+    assert by_length != list(records)  # the input is not already longest first
+
+    assert _fold(path, tmp_path / "longest", tiny_weights, library_path) == 0
+    assert _folding_order(capsys.readouterr().err) == by_length
+    assert _fold(path, tmp_path / "input", tiny_weights, library_path, "--order", "input") == 0
+    assert _folding_order(capsys.readouterr().err) == list(records)
+    # the order only changes when records fold: files and summary are the same, the summary in input order
+    assert run_files(tmp_path / "longest") == run_files(tmp_path / "input")
+    assert [row["id"] for row in _summary(tmp_path / "longest")] == list(records)
+
+
+def test_longest_first_keeps_input_order_among_equal_lengths():
+    from foldlite.cli.fold import longest_first
+    from foldlite.cli.fold_worker import RecordTask
+
+    tasks = [RecordTask(index, f"r{index}", f"r{index}", "A" * length, ()) for index, length in
+             enumerate([20, 50, 20, 50, 35])]
+    assert [task.index for task in longest_first(iter(tasks))] == [1, 3, 4, 0, 2]

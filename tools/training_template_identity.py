@@ -34,8 +34,10 @@ def training_identities(chains: ChainSet, count: int, seed: int = 0,
     sampler = CropSampler(chains, split, seed=seed, template_drop=0.0, max_templates=4)
     picker = sampler.templates
     rng = np.random.default_rng(seed)
-    with_mates = np.array(sorted(picker.mates))
+    with_mates = np.array(sorted(picker.mates), dtype=np.int64)
     identities = []
+    if len(with_mates) == 0:
+        return np.zeros(0), 0, sum(len(group) for group in sampler.groups)
     for index in rng.choice(with_mates, min(count, len(with_mates)), replace=False):
         query = chains.sequence(int(index))
         for mate in rng.permutation(picker.mates[int(index)])[:picker.tries]:

@@ -53,8 +53,8 @@ def _add_fold(sub) -> None:
                         "default $FOLDLITE_SERVER, else the server's default)")
     p.add_argument("--order", choices=("longest", "input"), default="longest",
                    help="the order records fold in: longest first (default: a long run's memory is then set "
-                        "by its longest record and does not grow, and workers finish together) or as in the "
-                        "input; files, summary.tsv and the table are the same either way")
+                        "by its longest record and does not grow, and long records do not come last) or as in "
+                        "the input; files, summary.tsv and the table are the same either way")
     p.add_argument("--quiet", action="store_true", help="no progress or table")
 
 
@@ -146,8 +146,8 @@ def longest_first(tasks) -> list[RecordTask]:
 
     Why (session 12, results/memory_order_session12.txt): glibc's heap keeps the blocks a record freed and
     fragments over records of mixed lengths. 250 test chains of 50-500 residues in input order grew one
-    process to 1.71 GB (peak 1.83 GB) and still growing; longest first it reached 1.27 GB within the first
-    records and stayed there (peak 1.34 GB). With workers, the long records also no longer come last."""
+    process to 1.71 GB (peak 1.83 GB), still growing at the end; longest first it reached 1.27 GB within
+    the first records and stayed there (peak 1.34 GB). With workers, long records also no longer come last."""
     return sorted(tasks, key=lambda task: (-len(task.sequence), task.index))
 
 

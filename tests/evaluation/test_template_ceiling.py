@@ -1,24 +1,18 @@
 """tools/template_ceiling.py: each hit copied and scored, the oracle no worse than the first hit."""
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 
 from foldlite.evaluation.metrics import tm_score
 from foldlite.templates.restraints import template_ca
 from foldlite.templates.search import DEFAULT_MAX_EVALUE, search_library
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "template_ceiling.py"
+from tools_loader import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("template_ceiling", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("template_ceiling")
 
 
 def _chain(chainset, name):

@@ -1,19 +1,12 @@
 """tools/training_template_identity.py: the training templates it measures are real, non-copy hits."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from foldlite.constants import COPY_IDENTITY
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "training_template_identity.py"
+from tools_loader import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("training_template_identity", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("training_template_identity")
 
 
 def test_identities_are_of_built_templates_below_the_copy_limit(chainset):

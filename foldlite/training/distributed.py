@@ -52,8 +52,8 @@ def leave(ranks: Ranks) -> None:
     if ranks.distributed and dist.is_initialized():
         # Free what still holds gloo work (a DDP model left in a reference cycle) while the interpreter
         # is whole: freed during its shutdown instead, gloo's threads can abort the process ("terminate
-        # called without an active exception": seen once in CI, rank 1 of a two-step resumed test run, not
-        # reproduced since; pytorch/pytorch#179291 describes the mechanism)
+        # called without an active exception": rank 1 aborted so at the end of the test runs in 2 of 3
+        # full test suites, never when the test ran alone; pytorch/pytorch#179291 describes the mechanism)
         gc.collect()
         dist.destroy_process_group()
 

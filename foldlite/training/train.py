@@ -87,9 +87,13 @@ def train(out_dir: str | os.PathLike, data_path: str | None = None, minutes: flo
     """
     ranks = distributed.join()
     try:
-        return _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, model_config,
-                      train_config, overrides, threads, templates, compile_model, pair_blocks, axial_layers,
-                      log if ranks.is_main else (lambda *_: None))
+        result = _train(ranks, out_dir, data_path, minutes, max_steps, resume, init_from, model_config,
+                        train_config, overrides, threads, templates, compile_model, pair_blocks, axial_layers,
+                        log if ranks.is_main else (lambda *_: None))
+        # rank 0 still writes the last checkpoint: the others wait for it instead of tearing their end
+        # of the process group down under it (not after an error: a rank that failed never gets here)
+        distributed.barrier(ranks)
+        return result
     finally:
         distributed.leave(ranks)
 

@@ -55,17 +55,33 @@ def _serve(connection, setup, handle, argument, nice: int) -> None:
             connection.send((key, None, f"{type(error).__name__}: {error}"))
 
 
+def run_when_idle(pid: int) -> bool:
+    """Put process `pid` in the idle scheduling class; False where the OS has none or refuses."""
+    if not hasattr(os, "SCHED_IDLE"):
+        return False
+    try:
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+    except OSError:
+        return False
+    return True
+
+
 class BackgroundProcess:
     """A spawned helper process with keyed requests (module docstring)."""
 
     Stopped = BackgroundProcessError  # what a dead helper raises (subclasses name their own)
 
-    def __init__(self, setup, handle, argument=None, nice: int = 10, name: str = "foldlite-helper"):
+    def __init__(self, setup, handle, argument=None, nice: int = 10, name: str = "foldlite-helper",
+                 idle: bool = False):
+        """idle: the helper only runs on CPU time no other process wants (Linux's SCHED_IDLE, set
+        from here as soon as it is spawned; where that is missing or refused, `nice` alone)."""
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(child, setup, handle, argument, nice),
                                         name=name, daemon=True)
         self._process.start()
+        if idle:
+            run_when_idle(self._process.pid)
         child.close()
         self.name = name
         self._ready = None  # ("ready", detail) or ("error", message), once received

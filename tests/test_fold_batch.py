@@ -199,3 +199,21 @@ def test_longest_first_keeps_input_order_among_equal_lengths():
     tasks = [RecordTask(index, f"r{index}", f"r{index}", "A" * length, ()) for index, length in
              enumerate([20, 50, 20, 50, 35])]
     assert [task.index for task in longest_first(iter(tasks))] == [1, 3, 4, 0, 2]
+
+
+def test_the_input_preview_names_the_record_that_folds_first_and_counts_the_records(tmp_path):
+    """What the fold command knows before the model loads: which record the search process searches
+    first, and whether a figure process (one record only) is worth spawning beside it."""
+    from argparse import Namespace
+
+    from foldlite.cli.fold import _input_preview
+
+    path = tmp_path / "three.fasta"
+    path.write_text(">a\nMKTAYIAK\n>b\nmktayiakqrqisfvk\n>c\nMKTAYIAKQRQ\n")
+    args = Namespace(sequence=None, id="query", input=str(path), order="longest")
+    assert _input_preview(args) == (1, "MKTAYIAKQRQISFVK", 3)
+    assert _input_preview(Namespace(**{**vars(args), "order": "input"})) == (0, "MKTAYIAK", 3)
+    assert _input_preview(Namespace(**{**vars(args), "input": None, "sequence": "gshm"})) == (0, "GSHM", 1)
+    (tmp_path / "broken.fasta").write_text("not a fasta file\n")
+    assert _input_preview(Namespace(**{**vars(args), "input": str(tmp_path / "broken.fasta")})) is None
+    assert _input_preview(Namespace(**{**vars(args), "input": str(tmp_path / "missing.fasta")})) is None

@@ -155,21 +155,24 @@ def _longest_first_key(index: int, sequence: str) -> tuple[int, int]:
     return -len(sequence), index
 
 
-def _first_task(args) -> tuple[int, str] | None:
-    """(task index, canonical sequence) of the record that folds first (--order), or None when the
-    input cannot be read (pass 1 of _fold_records makes the checks and reports what is wrong)."""
+def _input_preview(args) -> tuple[int, str, int] | None:
+    """(task index, canonical sequence) of the record that folds first (--order), and the number of
+    records; None when the input cannot be read (pass 1 of _fold_records makes the checks and reports
+    what is wrong)."""
     from ..io.fasta import read_fasta
     from ..tokenizer import normalize_sequence
 
     try:
         if args.sequence is not None:
-            return 0, normalize_sequence(args.sequence, args.id)
+            return 0, normalize_sequence(args.sequence, args.id), 1
         if not args.input:
             return None
-        records = enumerate(record.sequence for record in read_fasta(args.input))
-        if args.order != "longest":
-            return next(records, None)
-        return min(records, key=lambda item: _longest_first_key(*item), default=None)
+        sequences = [record.sequence for record in read_fasta(args.input)]
+        if not sequences:
+            return None
+        first = 0 if args.order != "longest" else min(range(len(sequences)),
+                                                      key=lambda index: _longest_first_key(index, sequences[index]))
+        return first, sequences[first], len(sequences)
     except Exception:  # noqa: BLE001 (bad input: the checks report it)
         return None
 
@@ -194,40 +197,43 @@ def _run_fold(args, preloaded=None) -> int:
     # folding here, the library is loaded and searched in a process of its own from now on, beside the
     # input check, the torch import and the model load (foldlite.templates.service); --workers and
     # --ray workers each load it themselves; a server keeps one such process for all its runs
-    search = None
+    search = figures = None
     if serial and job.templates != "none":
         search = preloaded.run_search() if preloaded is not None else SearchService(job.templates)
-    first = _first_task(args) if search is not None else None
-    if first:
-        search.request(*first)  # the first record to fold is searched as soon as the library is in
+    preview = _input_preview(args) if search is not None or (serial and job.plots) else None
+    if search is not None and preview:
+        search.request(*preview[:2])  # the first record to fold is searched as soon as the library is in
+    if preview and preview[2] == 1 and serial and job.plots and preloaded is None:
+        # one record: its figure is drawn in a process of its own (foldlite.io.figure_service), spawned
+        # now in the idle scheduling class: it imports matplotlib and draws the figure's frame on the
+        # CPU time that the torch import, the model load and the search leave (AVX2-only AMD EPYC: the
+        # search is done ~1 s before the model is loaded); spawned after the model load, it waited for
+        # the fold's end and the run for it (~1.5 s). Many records pay the import once, and there a
+        # figure process made serial runs ~4 % slower (20 test chains, four alternating pairs): its
+        # drawing competed with the next record's search, so they draw here. A server keeps one
+        # figure process for all its runs.
+        from ..io.figure_service import FigureService
+
+        figures = FigureService()
+        figures.prepare(len(preview[1]))
     try:
-        return _fold_with(args, job, serial, search, started, preloaded)
+        return _fold_with(args, job, serial, search, figures, started, preloaded)
     finally:
-        if search is not None:
-            search.close()
+        for helper in (search, figures):
+            if helper is not None:
+                helper.close()
 
 
-def _fold_with(args, job: FoldJob, serial: bool, search, started: float, preloaded=None) -> int:
+def _fold_with(args, job: FoldJob, serial: bool, search, figures, started: float, preloaded=None) -> int:
+    """figures: the figure process spawned for a one-record run, or None."""
     lengths: list[int] = []
     records = _fold_records(args, lengths)
     # model and library loaded here first, before anything is written: a missing or broken file is a
     # usage error (exit 2); with --workers or --ray each worker loads its own and this one is dropped
     folder = RecordFolder(job, search, preloaded=preloaded)
     if serial and job.plots and len(lengths) == 1:
-        # one record: its figure is drawn in a process of its own (foldlite.io.figure_service), which
-        # imports matplotlib while the record folds; started once the model is in (started with the
-        # search process, its import slowed the first search, which the fold waits for: ~0.3 s more
-        # wall time). Many records pay the import once, and there a figure process made serial runs
-        # ~4 % slower (20 test chains, four alternating pairs): its drawing competed with the next
-        # record's search, so they draw here. A server keeps one figure process for all its runs.
-        from ..io.figure_service import FigureService
-
-        folder.figures = preloaded.run_figures() if preloaded is not None else FigureService()
-    try:
-        return _fold_rows(args, job, serial, folder, lengths, records, started)
-    finally:
-        if folder.figures is not None and preloaded is None:
-            folder.figures.close()
+        folder.figures = preloaded.run_figures() if preloaded is not None else figures
+    return _fold_rows(args, job, serial, folder, lengths, records, started)
 
 
 def _fold_rows(args, job: FoldJob, serial: bool, folder, lengths: list, records, started: float) -> int:

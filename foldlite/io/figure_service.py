@@ -1,9 +1,10 @@
 """The figure of `foldlite fold`, drawn in a process of its own.
 
-Importing matplotlib takes ~0.4 s and drawing a 300-residue figure ~0.5 s, all of it Python work
-that would otherwise follow the geometry on the folding process's critical path. The figure process
-(spawned at the start, niced far below the fold) imports matplotlib while the folding process
-imports torch and loads the model, in the CPU time those leave. When a record starts, it draws the
+Importing matplotlib takes ~0.4 s (0.9 s on an AVX2-only AMD EPYC) and drawing a 300-residue figure
+~0.5 s, all of it Python work that would otherwise follow the geometry on the folding process's
+critical path. The figure process (spawned at the start beside the search process, in the idle
+scheduling class) imports matplotlib while the folding process imports torch and loads the model, in
+the CPU time those and the search leave. When a record starts, it draws the
 frame of a figure of that length (axes, ticks, labels: ~0.35 s) in the CPU time the search and the
 fold leave; once the fold is done, it fills in the record's FigureData (foldlite.io.plots: a few
 [L, L] maps, ~2 MB at 300 residues; ~0.1 s) while the folding process makes the record's other files.
@@ -49,9 +50,10 @@ class FigureService(BackgroundProcess):
     Stopped = FigureServiceError
 
     def __init__(self):
-        # nice 15: below the search process (10), whose answer a fold waits for first; at start-up the
-        # two share the core that torch's import leaves (CFS weights 36 against 110)
-        super().__init__(_import_matplotlib, _draw, None, nice=15, name="foldlite-figures")
+        # the idle scheduling class: spawned beside the search process, whose answer a fold waits for
+        # first, it must not slow that search (nice 15 alone, the fallback, still took 1/4 of the
+        # core the torch import leaves: CFS weights 36 against the search's 110)
+        super().__init__(_import_matplotlib, _draw, None, nice=15, name="foldlite-figures", idle=True)
 
     def prepare(self, length: int) -> None:
         """Draw the frame of a `length`-residue figure now (axes, ticks, labels: most of a figure's

@@ -2,6 +2,8 @@
 answers by key, and a fold that goes on drawing here when the process dies."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import foldlite
@@ -140,5 +142,17 @@ def test_a_prepared_frame_gives_the_same_png_and_leaves_nothing_to_collect(predi
         service.request("figure", data)
         assert service.result("figure") == figure_png(data)
         assert not service._answers and not service._pending and not service._unwanted
+    finally:
+        service.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="no idle scheduling class on this OS")
+def test_the_figure_process_runs_only_on_idle_cpu_time():
+    """Spawned beside the search process at a fold's start, it must not take CPU time from the search
+    or from the fold's torch threads (whose parallel regions wait for their slowest thread)."""
+    service = FigureService()
+    try:
+        assert os.sched_getscheduler(service._process.pid) == os.SCHED_IDLE
+        service.ready()
     finally:
         service.close()

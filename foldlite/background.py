@@ -80,8 +80,9 @@ class BackgroundProcess:
         self._process = context.Process(target=_serve, args=(child, setup, handle, argument, nice),
                                         name=name, daemon=True)
         self._process.start()
+        self.idle = False
         if idle:
-            run_when_idle(self._process.pid)
+            self.become_idle()
         child.close()
         self.name = name
         self._ready = None  # ("ready", detail) or ("error", message), once received
@@ -145,6 +146,11 @@ class BackgroundProcess:
     @property
     def running(self) -> bool:
         return self._process.is_alive()
+
+    def become_idle(self) -> None:
+        """From now on the helper only runs on CPU time no other process wants (idle=True above)."""
+        if not self.idle:
+            self.idle = run_when_idle(self._process.pid)
 
     def forget(self, key) -> None:
         """Drop the answer for `key`, received or still to come (a long-lived helper, e.g. a server's,

@@ -5,7 +5,8 @@ Loading the shipped library (~0.3 s since session 8; ~0.8 s before), building it
 load are Python work in the folding process. In one process they take turns on the GIL, so a
 single fold waited ~2 s for its templates after the model was ready; in two processes they run side
 by side (on 2 cores, measured: templates ready as the model is, ~2 s after start instead of ~4 s).
-While a record folds, the service already searches the next one.
+While a record folds, the service already searches the next one, from its second search on only on
+CPU time the fold leaves (the idle scheduling class).
 
     service = SearchService("auto")            # starts loading at once (a spawned process, no torch)
     service.describe()                         # "PATH (N chains)"; LibraryError if it cannot be read
@@ -59,8 +60,13 @@ class SearchService(BackgroundProcess):
 
     def __init__(self, templates: str):
         """templates: "auto" (the shipped library, if present) or a library path."""
-        # nice 10: a search for the next record takes only the CPU time that the fold leaves (its
-        # torch threads otherwise lose time to it, measured ~+2 % on 100 records)
+        # nice 10 until its first answer: the first record's search is what the fold waits for
+        # first, and it runs beside the torch import, which leaves it a core; then the idle
+        # scheduling class (result below): a search for the next record takes only the CPU time
+        # the fold leaves. At nice 10 it still preempted one of the fold's two torch threads now
+        # and then, and a parallel region waits for its slowest thread (AVX2-only AMD EPYC, 20
+        # test chains with --no-plots: 35.7-40.5 s against 40.5-43.6 s in four alternating pairs).
+        # The first search stays out of the idle class because the figure process is there.
         super().__init__(_load, _search, templates, nice=10, name="foldlite-search")
 
     def setup_failed(self, message: str) -> Exception:
@@ -81,3 +87,5 @@ class SearchService(BackgroundProcess):
             raise
         except RuntimeError as error:  # this search failed in the process (the others go on)
             raise RuntimeError(f"template search: {error}") from None
+        finally:
+            self.become_idle()  # the first answer is in (see __init__)

@@ -3,6 +3,8 @@ search in this process, only the chains hit sent back, clear errors for a bad li
 that goes on searching here when the process dies. Also the k-mer index it builds (search.kmer_index)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -48,6 +50,22 @@ def test_the_search_process_finds_what_a_search_here_finds(library, library_path
         service.close()
         service.close()  # idempotent
     assert not service._process.is_alive()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="no idle scheduling class on this OS")
+def test_searches_after_the_first_run_only_on_idle_cpu_time(library_path, queries):
+    """The first search is what a fold waits for (nice 10, beside the torch import); the searches
+    for the next records run ahead while the fold's torch threads work, so they must not preempt them."""
+    service = SearchService(str(library_path))
+    try:
+        service.request(0, queries[0])
+        service.request(1, queries[1])
+        assert os.sched_getscheduler(service._process.pid) != os.SCHED_IDLE
+        service.result(0)
+        assert os.sched_getscheduler(service._process.pid) == os.SCHED_IDLE
+        service.result(1)
+    finally:
+        service.close()
 
 
 def test_a_bad_library_is_a_library_error(tmp_path):

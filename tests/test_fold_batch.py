@@ -217,3 +217,37 @@ def test_the_input_preview_names_the_record_that_folds_first_and_counts_the_reco
     (tmp_path / "broken.fasta").write_text("not a fasta file\n")
     assert _input_preview(Namespace(**{**vars(args), "input": str(tmp_path / "broken.fasta")})) is None
     assert _input_preview(Namespace(**{**vars(args), "input": str(tmp_path / "missing.fasta")})) is None
+
+
+def test_the_eta_follows_the_work_left_not_the_count(monkeypatch):
+    """Longest first, the first record of two can take 9/10 of the time: one record done out of two
+    must not mean half the time is left. A record an earlier run finished takes its work off."""
+    from foldlite import progress as progress_module
+
+    clock = iter([0.0, 9.0, 9.5])
+    monkeypatch.setattr(progress_module.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    bar = PlainProgress(3, "fold", "record", stream, work=20.0)
+    bar.drop(10.0)  # the third record was folded by an earlier run
+    bar.update(work=0.0)
+    bar.update(note="long ok", work=9.0)  # 9 s for 9 of the 10 units left
+    first, second = stream.getvalue().splitlines()
+    assert "ETA ?" in first  # nothing folded yet: no pace to go by
+    assert second.startswith("fold: 2/3 records") and "ETA 1 s: long ok" in second
+
+
+def test_the_bar_fills_by_work_and_still_counts_records():
+    pytest.importorskip("tqdm")
+    stream = _Terminal()
+    bar = progress(2, "fold", "record", stream=stream, work=10.0)
+    bar.update(note="long ok", work=9.0)
+    bar.close()
+    text = stream.getvalue()
+    assert " 90%" in text and "1/2 records" in text and "record/s: long ok" in text
+
+
+def test_fold_cost_grows_with_the_pair_map_and_keeps_a_share_per_record():
+    from foldlite.cli.fold import fold_cost
+
+    assert fold_cost(50) < fold_cost(100) < fold_cost(300)
+    assert 2.5 < fold_cost(400) / fold_cost(100) < 5  # measured: ~4.5 s against ~1.2 s

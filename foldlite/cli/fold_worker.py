@@ -124,6 +124,9 @@ class RecordTask:
     modified: tuple = ()
 
 
+SKIPPED_DONE = "skipped (done; --overwrite to refold)"  # an earlier run wrote every file of the record
+
+
 @dataclass
 class RecordRow:
     """What happened to one record: the table's row and summary.tsv's line."""
@@ -145,6 +148,11 @@ class RecordRow:
     @property
     def failed(self) -> bool:
         return self.status.startswith(("failed", "relax"))
+
+    @property
+    def done_before(self) -> bool:
+        """An earlier run folded it: nothing was folded now."""
+        return self.status == SKIPPED_DONE
 
 
 def record_names(name: str, num_models: int) -> list[str]:
@@ -270,7 +278,7 @@ class RecordFolder:
         row = RecordRow(task.index, task.id, task.name, len(task.sequence), "ok")
         state, existing = record_state(self.out, names, job.fmt)
         if state == "done" and not job.overwrite:
-            return _row_from_json(task, self.out / f"{names[0]}.json", "skipped (done; --overwrite to refold)")
+            return _row_from_json(task, self.out / f"{names[0]}.json", SKIPPED_DONE)
         if state == "other" and not job.overwrite:  # appeared since the input was checked (another run)
             row.status = f"failed: {other_outputs_message(existing, task.id)}"
             return row

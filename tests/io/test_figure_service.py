@@ -29,7 +29,7 @@ def test_the_figure_process_draws_the_figure_drawn_here(predictions):
             assert png == figure_png(figure_data(predictions[key]))
     finally:
         service.close()
-    assert not service._process.is_alive()
+    assert not service._process.is_alive() and service._process.exitcode == 0
 
 
 def test_a_dead_figure_process_is_an_error_not_a_hang(predictions):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from .args import (EXIT_FAILED, EXIT_OK, UsageError, _new_output, _output_folder, _positive_float,
                    _positive_int, _seed)
@@ -163,16 +164,24 @@ def fold_cost(length: int) -> float:
     return float(length) ** 2 + 200.0 ** 2
 
 
-def _input_preview(args) -> tuple[int, str, int] | None:
-    """(task index, canonical sequence) of the record that folds first (--order), and the number of
-    records; None when the input cannot be read (pass 1 of _fold_records makes the checks and reports
-    what is wrong)."""
+class InputPreview(NamedTuple):
+    """What the fold command knows of its input before the torch import: the record that folds first
+    (--order) and how many records there are."""
+
+    first_index: int
+    first_sequence: str  # canonical
+    count: int
+
+
+def _input_preview(args) -> InputPreview | None:
+    """The input's preview; None when the input cannot be read (pass 1 of _fold_records makes the
+    checks and reports what is wrong)."""
     from ..io.fasta import read_fasta
     from ..tokenizer import normalize_sequence
 
     try:
         if args.sequence is not None:
-            return 0, normalize_sequence(args.sequence, args.id), 1
+            return InputPreview(0, normalize_sequence(args.sequence, args.id), 1)
         if not args.input:
             return None
         sequences = [record.sequence for record in read_fasta(args.input)]
@@ -180,7 +189,7 @@ def _input_preview(args) -> tuple[int, str, int] | None:
             return None
         first = 0 if args.order != "longest" else min(range(len(sequences)),
                                                       key=lambda index: _longest_first_key(index, sequences[index]))
-        return first, sequences[first], len(sequences)
+        return InputPreview(first, sequences[first], len(sequences))
     except Exception:  # noqa: BLE001 (bad input: the checks report it)
         return None
 
@@ -210,8 +219,9 @@ def _run_fold(args, preloaded=None) -> int:
         search = preloaded.run_search() if preloaded is not None else SearchService(job.templates)
     preview = _input_preview(args) if search is not None or (serial and job.plots) else None
     if search is not None and preview:
-        search.request(*preview[:2])  # the first record to fold is searched as soon as the library is in
-    if preview and preview[2] == 1 and serial and job.plots and preloaded is None:
+        # the first record to fold is searched as soon as the library is in
+        search.request(preview.first_index, preview.first_sequence)
+    if preview and preview.count == 1 and serial and job.plots and preloaded is None:
         # one record: its figure is drawn in a process of its own (foldlite.io.figure_service), spawned
         # now in the idle scheduling class: it imports matplotlib and draws the figure's frame on the
         # CPU time that the torch import, the model load and the search leave (AVX2-only AMD EPYC: the
@@ -223,7 +233,7 @@ def _run_fold(args, preloaded=None) -> int:
         from ..io.figure_service import FigureService
 
         figures = FigureService()
-        figures.prepare(len(preview[1]))
+        figures.prepare(len(preview.first_sequence))
     try:
         return _fold_with(args, job, serial, search, figures, started, preloaded)
     finally:

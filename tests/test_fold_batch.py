@@ -193,7 +193,7 @@ def test_records_fold_longest_first_unless_input_order_is_asked_for(tmp_path, fa
 
 
 def test_longest_first_keeps_input_order_among_equal_lengths():
-    from foldlite.cli.fold import longest_first
+    from foldlite.cli.fold_order import longest_first
     from foldlite.cli.fold_worker import RecordTask
 
     tasks = [RecordTask(index, f"r{index}", f"r{index}", "A" * length, ()) for index, length in
@@ -206,17 +206,17 @@ def test_the_input_preview_names_the_record_that_folds_first_and_counts_the_reco
     first, and whether a figure process (one record only) is worth spawning beside it."""
     from argparse import Namespace
 
-    from foldlite.cli.fold import _input_preview
+    from foldlite.cli.fold_order import input_preview
 
     path = tmp_path / "three.fasta"
     path.write_text(">a\nMKTAYIAK\n>b\nmktayiakqrqisfvk\n>c\nMKTAYIAKQRQ\n")
     args = Namespace(sequence=None, id="query", input=str(path), order="longest")
-    assert _input_preview(args) == (1, "MKTAYIAKQRQISFVK", 3)
-    assert _input_preview(Namespace(**{**vars(args), "order": "input"})) == (0, "MKTAYIAK", 3)
-    assert _input_preview(Namespace(**{**vars(args), "input": None, "sequence": "gshm"})) == (0, "GSHM", 1)
+    assert input_preview(args) == (1, "MKTAYIAKQRQISFVK", 3)
+    assert input_preview(Namespace(**{**vars(args), "order": "input"})) == (0, "MKTAYIAK", 3)
+    assert input_preview(Namespace(**{**vars(args), "input": None, "sequence": "gshm"})) == (0, "GSHM", 1)
     (tmp_path / "broken.fasta").write_text("not a fasta file\n")
-    assert _input_preview(Namespace(**{**vars(args), "input": str(tmp_path / "broken.fasta")})) is None
-    assert _input_preview(Namespace(**{**vars(args), "input": str(tmp_path / "missing.fasta")})) is None
+    assert input_preview(Namespace(**{**vars(args), "input": str(tmp_path / "broken.fasta")})) is None
+    assert input_preview(Namespace(**{**vars(args), "input": str(tmp_path / "missing.fasta")})) is None
 
 
 def test_the_eta_follows_the_work_left_not_the_count(monkeypatch):
@@ -247,7 +247,7 @@ def test_the_bar_fills_by_work_and_still_counts_records():
 
 
 def test_fold_cost_grows_with_the_pair_map_and_keeps_a_share_per_record():
-    from foldlite.cli.fold import fold_cost
+    from foldlite.cli.fold_order import fold_cost
 
     assert fold_cost(50) < fold_cost(100) < fold_cost(300)
     assert 2.5 < fold_cost(400) / fold_cost(100) < 5  # measured: ~4.5 s against ~1.2 s

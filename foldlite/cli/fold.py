@@ -4,10 +4,10 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 from .args import (EXIT_FAILED, EXIT_OK, UsageError, _new_output, _output_folder, _positive_float,
                    _positive_int, _seed)
+from .fold_order import fold_cost, input_preview, longest_first
 from .fold_summary import print_table, write_summary
 from .fold_worker import FoldJob, RecordFolder, RecordTask, default_threads, other_outputs_message, record_names
 
@@ -142,58 +142,6 @@ def _tasks(args, records, bar):
         yield RecordTask(index, record.id, name, record.sequence, tuple(record.modified))
 
 
-def longest_first(tasks) -> list[RecordTask]:
-    """Tasks in folding order, longest first (input order among equal lengths).
-
-    Why (session 12, results/memory_order_session12.txt): glibc's heap keeps the blocks a record freed and
-    fragments over records of mixed lengths. 250 test chains of 50-500 residues in input order grew one
-    process to 1.71 GB (peak 1.83 GB), still growing at the end; longest first it reached 1.27 GB within
-    the first records and stayed there (peak 1.34 GB). With workers, long records also no longer come last."""
-    return sorted(tasks, key=lambda task: _longest_first_key(task.index, task.sequence))
-
-
-def _longest_first_key(index: int, sequence: str) -> tuple[int, int]:
-    return -len(sequence), index
-
-
-def fold_cost(length: int) -> float:
-    """A record's folding time in relative units, for the progress bar's ETA: the network's and the
-    geometry's [L, L] work plus a share per record (search, outputs) like that of a 200-residue map.
-    Fitted to 24 test chains of 74-470 residues folded serially (session 13: 0.9-1.5 s below 150
-    residues, 2.7 s at 308, 4.5 s at 402)."""
-    return float(length) ** 2 + 200.0 ** 2
-
-
-class InputPreview(NamedTuple):
-    """What the fold command knows of its input before the torch import: the record that folds first
-    (--order) and how many records there are."""
-
-    first_index: int
-    first_sequence: str  # canonical
-    count: int
-
-
-def _input_preview(args) -> InputPreview | None:
-    """The input's preview; None when the input cannot be read (pass 1 of _fold_records makes the
-    checks and reports what is wrong)."""
-    from ..io.fasta import read_fasta
-    from ..tokenizer import normalize_sequence
-
-    try:
-        if args.sequence is not None:
-            return InputPreview(0, normalize_sequence(args.sequence, args.id), 1)
-        if not args.input:
-            return None
-        sequences = [record.sequence for record in read_fasta(args.input)]
-        if not sequences:
-            return None
-        first = 0 if args.order != "longest" else min(range(len(sequences)),
-                                                      key=lambda index: _longest_first_key(index, sequences[index]))
-        return InputPreview(first, sequences[first], len(sequences))
-    except Exception:  # noqa: BLE001 (bad input: the checks report it)
-        return None
-
-
 def _run_fold(args, preloaded=None) -> int:
     """preloaded: the model and library of `foldlite serve` (foldlite.cli.server), which folds its
     clients' runs here; None in a `foldlite fold` process."""
@@ -217,7 +165,7 @@ def _run_fold(args, preloaded=None) -> int:
     search = figures = None
     if serial and job.templates != "none":
         search = preloaded.run_search() if preloaded is not None else SearchService(job.templates)
-    preview = _input_preview(args) if search is not None or (serial and job.plots) else None
+    preview = input_preview(args) if search is not None or (serial and job.plots) else None
     if search is not None and preview:
         # the first record to fold is searched as soon as the library is in
         search.request(preview.first_index, preview.first_sequence)

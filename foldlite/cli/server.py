@@ -9,7 +9,7 @@ messages, progress and table on the client's own terminal (foldlite.cli.server_p
 
 Runs are taken one at a time, in the order they connect. Ctrl-C in a client stops its run (records
 it finished stay complete, nothing is half-written); Ctrl-C or SIGTERM stops the server, after
-stopping the run it was folding in the same way.
+stopping the run it was folding in the same way (while it loads: once the load is done).
 
     foldlite serve &                                  # ready in a few seconds
     foldlite fold proteins.fasta -o out/ --server     # the default socket; or --server PATH
@@ -64,9 +64,14 @@ def _run_serve(args) -> int:
     with _listening(path) as listener:  # first: a second server at the same path fails at once
         preloaded = None
         try:
-            preloaded = _load(job, log)
-            log(f"ready at {path}: fold with `foldlite fold IN.fasta -o OUT --server"
-                f"{'' if args.socket is None else ' ' + str(path)}`")
+            state.loading = True
+            try:
+                preloaded = _load(job, log)
+            finally:
+                state.loading = False
+            if not state.stopping:
+                log(f"ready at {path}: fold with `foldlite fold IN.fasta -o OUT --server"
+                    f"{'' if args.socket is None else ' ' + str(path)}`")
             while not state.stopping:
                 connection, _ = listener.accept()
                 with connection:
@@ -157,6 +162,7 @@ class _ServerState:
     def __init__(self):
         self.running = False
         self.stopping = False
+        self.loading = False  # while True, a stop request waits for the load to end (see _stop)
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGUSR1, self._cancel_run)  # sent by a _CancelWatch
@@ -169,7 +175,11 @@ class _ServerState:
 
     def _stop(self, signum, frame):
         self.stopping = True
-        raise KeyboardInterrupt  # stops the run being folded, or the wait for the next one
+        # stops the run being folded, or the wait for the next one. Not while loading: raised inside an
+        # import, the exception can surface as another one (numpy's C-level set-up once turned it into
+        # "TypeError: expected a message argument" and the server exited 1); the load ends, then it stops
+        if not self.loading:
+            raise KeyboardInterrupt
 
 
 class _CancelWatch:

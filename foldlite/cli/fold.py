@@ -228,10 +228,11 @@ def _fold_rows(args, job: FoldJob, serial: bool, folder, lengths: list, records,
     try:
         for row in rows_iter:
             rows.append(row)
-            if row.done_before:
-                bar.drop(fold_cost(row.length))
+            cost = fold_cost(row.length)
+            if row.done_before:  # nothing folded now: its work leaves the total instead of counting as done
+                bar.drop(cost)
             bar.update(note=f"{row.id} ({row.length} aa) {row.status} {row.seconds:.1f} s",
-                       work=0.0 if row.done_before else fold_cost(row.length))
+                       work=0.0 if row.done_before else cost)
     finally:
         bar.close()
         rows_iter.close()  # interrupted: the pool or Ray shuts down now, not whenever it is collected

@@ -9,13 +9,15 @@ frame of CA[i-1], CA[i], CA[i+1], fitted on real chains, ~0.4 Å from the true C
 pretending Cα ≈ Cβ: Cα and Cβ distances of a contact differ by 1-2 Å, which is several bins, and the
 virtual Cβ is also chiral, so the distogram alone carries a little hand signal.
 
+Every term's gradient is written out (pair_term.py, chain_terms.py) and Adam calls it directly:
+no autograd graph per step (at 300 residues a step took ~4.5-7 ms through autograd on 2 cores of an
+AMD EPYC, mostly fixed costs of its many small operations).
+
 Traces here are [L, B, 3], residues first, unlike the network's B-first tensors: every step is one
-sparse product incidence [M, L] @ points [L, B*6], which needs residues on the leading axis; a
-B-first layout would cost a transposed copy per step and change the floating-point results.
+sparse product incidence [M, L] @ points [L, B*6], which needs residues on the leading axis.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,12 +25,13 @@ import torch
 
 from ..constants import (CA_CA_DISTANCE, DISTOGRAM_BINS, DISTOGRAM_CENTERS, NUM_DISTOGRAM_CLASSES, TORSION_BINS,
                          TORSION_CENTERS)
-from .backbone import CB_OFFSET
+from .chain_terms import dihedral_with_gradient, scatter_dihedral_gradient, virtual_cb, virtual_cb_backward
 from .distances import BIN_WIDTH, KNOTS, TORSION_WIDTH
-from .vectors import dihedral_t, unit_t
+from .pair_term import PairGroup
 
 CLASH_DISTANCE = 4.0  # Å, Cα–Cα for |i - j| >= 3
 CA_I2_RANGE = (5.0, 7.3)  # Å, Cα(i)–Cα(i+2): virtual bond angle ~82°..148°, covers real chains
+CLASH_CEILING = 1e4  # Å, the "upper bound" of a clash pair's Cα interval: none
 
 
 @dataclass
@@ -85,94 +88,8 @@ def smoothed_neg_log(probs: np.ndarray, circular: bool = False, mix: float = 0.2
 
 
 def _virtual_cb(ca: torch.Tensor) -> torch.Tensor:
-    """Cα traces [L, B, 3] -> virtual Cβ [L, B, 3]: the fixed CB_OFFSET in the frame
-    (ex ∥ CA[i+1] - CA[i-1], ey ∥ 2 CA[i] - CA[i-1] - CA[i+1], ez = ex × ey); the two end
-    residues reuse their neighbour's offset. L < 3: Cβ = Cα."""
-    if ca.shape[0] < 3:
-        return ca
-    prev, mid, nxt = ca[:-2], ca[1:-1], ca[2:]
-    ex = unit_t(nxt - prev)
-    ey = unit_t(2.0 * mid - prev - nxt)  # = bisector away from the bend when bonds are equal
-    ez = torch.linalg.cross(ex, ey)
-    # [L-2, B, 3(xyz), 3(axis)] @ [3(axis)] -> [L-2, B, 3]
-    offset = torch.stack([ex, ey, ez], dim=-1) @ torch.as_tensor(CB_OFFSET, dtype=ca.dtype)
-    offset = torch.cat([offset[:1], offset, offset[-1:]])  # [L, B, 3]
-    return ca + offset
-
-
-def _incidence(i: torch.Tensor, j: torch.Tensor, length: int):
-    """CSR incidence matrix S [M, L] (row m: +1 at i[m], -1 at j[m]) and its transpose [L, M]."""
-    num = len(i)
-    cols = torch.stack([i, j], dim=1).reshape(-1)  # [2M]; i < j, so each row's columns are sorted
-    vals = torch.tensor([1.0, -1.0]).repeat(num)
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter("ignore")
-        s = torch.sparse_csr_tensor(torch.arange(0, 2 * num + 1, 2), cols, vals, (num, length))
-        order = torch.argsort(cols, stable=True)  # transpose: group the entries by residue
-        crow = torch.zeros(length + 1, dtype=torch.long)
-        crow[1:] = torch.cumsum(torch.bincount(cols, minlength=length), 0)
-        pair_of = torch.arange(num).repeat_interleave(2)
-        s_t = torch.sparse_csr_tensor(crow, pair_of[order], vals[order], (length, num))
-    return s, s_t
-
-
-class _PairTerm(torch.autograd.Function):
-    """All pair energies, with a hand-written gradient. Per pair (i, j):
-
-    Cα:  w (max(0, lo - d)² + max(0, d - hi)²): the bond (lo = hi = 3.8 Å, |i-j| = 1), the
-         i, i+2 angle range (|i-j| = 2) and the clash (lo = 4 Å, hi = ∞, |i-j| >= 3);
-    Cβ:  -log P_ij(d), linear between knots, flat outside [first knot, last knot].
-
-    Autograd through gathers over 10^4-10^5 pairs is dominated by its scatter backward and
-    its op count; here the pair differences are one sparse product (incidence S [M, L]) and the
-    gradient, formed in the forward pass, goes back through Sᵀ: fewer ops, several times faster
-    on CPU, and deterministic.
-    points: [L, B, 6] = (Cα xyz, virtual Cβ xyz) per residue and trace. Returns energy [B].
-    """
-
-    @staticmethod
-    def forward(ctx, points, energy):
-        length, batch, _ = points.shape
-        # [L, B*6] -> [M, B*6] -> [M, B, 2, 3]: Cα and Cβ difference vectors of each pair
-        incidence = energy.incidence if points.dtype == torch.float32 else energy.incidence.to(points.dtype)
-        diff = (incidence @ points.reshape(length, -1)).view(-1, batch, 2, 3)
-        # |diff| written per component: a reduction over a last axis of 3 is several times slower
-        dist = (diff[..., 0] ** 2 + diff[..., 1] ** 2 + diff[..., 2] ** 2 + 1e-8).sqrt_()  # [M, B, 2]
-        d_ca, d_cb = dist[..., 0], dist[..., 1]
-
-        # Cα: d - clamp(d, lo, hi) is the signed distance outside the allowed interval.
-        excess = d_ca - torch.clamp(d_ca, energy.ca_lo, energy.ca_hi)  # [M, B]
-        # Cβ: slope of -log P on the segment holding d. Slope tables are padded with a zero
-        # column on each side, so index 0 = below the first knot and 65 = beyond the last one.
-        pos = d_cb * (1.0 / BIN_WIDTH) + (1.0 - float(KNOTS[0]) / BIN_WIDTH)  # knot coordinate + 1
-        k = pos.clamp_(0.0, len(KNOTS)).long()  # [M, B] padded segment index
-        slope = torch.gather(energy.slopes, 1, k).to(points.dtype)  # [M, 66] -> [M, B]
-
-        # dE/d(diff) = dE/dd * diff / d, back to [M, B, 6]
-        coef = torch.stack([excess.mul_(energy.ca_2w), slope.mul_(energy.weights.distogram)], dim=-1)
-        coef.div_(dist)  # [M, B, 2]
-        ctx.save_for_backward((coef.unsqueeze(-1) * diff).view(-1, batch, 6))
-        ctx.incidence_t = energy.incidence_t
-
-        if not energy.need_value:  # Adam only needs the gradient
-            return points.new_zeros(batch)
-        excess = d_ca - torch.clamp(d_ca, energy.ca_lo, energy.ca_hi)
-        e_ca = (0.5 * energy.ca_2w * excess ** 2).sum(0)  # [B]
-        # -log P at d: value at the left knot + slope * offset, flat outside the knot range.
-        left = (pos - 1.0).clamp(0.0, len(KNOTS) - 1.0)  # knot coordinate, clamped
-        knot = left.clamp(max=len(KNOTS) - 2.0).floor()
-        value = torch.gather(energy.values, 1, knot.long()).to(points.dtype)
-        step = torch.gather(energy.slopes, 1, knot.long() + 1).to(points.dtype)  # slope of that segment
-        e_cb = (value + step * (left - knot) * BIN_WIDTH).sum(0)
-        return e_ca + energy.weights.distogram * e_cb
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        (g_diff,) = ctx.saved_tensors
-        if not bool((grad_out == 1.0).all()):
-            g_diff = g_diff * grad_out[None, :, None]  # [M, B, 6]
-        grad = ctx.incidence_t.to(g_diff.dtype) @ g_diff.reshape(len(g_diff), -1)  # [L, B*6]
-        return grad.view(-1, *g_diff.shape[1:]), None
+    """Cα traces [L, B, 3] -> virtual Cβ [L, B, 3] (chain_terms.virtual_cb without its frame)."""
+    return virtual_cb(ca)[0]
 
 
 class _Energy:
@@ -182,7 +99,11 @@ class _Energy:
     (P(d < 12 Å) >= min_p_close, so an uncertain contact is not mistaken for "far"). The rest
     (for a real distogram of a long chain, most pairs: models rarely give exactly 0 to short bins)
     share one generic "> 22 Å" row and are evaluated only while some trace has them within
-    far_margin of 22 Å (refresh(), every few steps); this keeps L = 1000 at ~10^5 pairs.
+    far_margin of 22 Å (refresh(), every few steps); this keeps L = 1000 at ~10^5 pairs. The two
+    kinds are separate pair groups, so a refresh rebuilds only the small list of active far pairs.
+
+    `gradient(x)` is what the optimiser calls; calling the object gives the energy [B] as a
+    differentiable function of x (its gradient is the same hand-written one).
     """
 
     def __init__(self, distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None,
@@ -213,10 +134,19 @@ class _Energy:
         # (left of the first knot, right of the last one) are 0.
         slopes = np.zeros((len(values), NUM_DISTOGRAM_CLASSES + 1), np.float32)  # [M + 1, 66]
         slopes[:, 1:-1] = np.diff(values, axis=-1) / BIN_WIDTH
-        self.inf_values, self.far_values = torch.from_numpy(values[:-1]), torch.from_numpy(values[-1:])
-        self.inf_slopes, self.far_slopes = torch.from_numpy(slopes[:-1]), torch.from_numpy(slopes[-1:])
-        self.inf_i = torch.from_numpy(iu[informative])
-        self.inf_j = torch.from_numpy(ju[informative])
+        self.far_values, self.far_slopes = torch.from_numpy(values[-1]), torch.from_numpy(slopes[-1])
+        inf_i, inf_j = torch.from_numpy(iu[informative]), torch.from_numpy(ju[informative])
+        sep = inf_j - inf_i
+        low, high = CA_I2_RANGE
+        # Cα restraint per pair, [1, M] each: bond (|i-j| = 1) / i+2 range (2) / clash (>= 3).
+        def by_separation(bond, i_plus_2, rest):
+            return torch.where(sep == 1, bond, torch.where(sep == 2, i_plus_2, rest))[None, :].float()
+
+        self.informative = PairGroup(
+            inf_i, inf_j, length, by_separation(CA_CA_DISTANCE, low, weights.clash_distance),
+            by_separation(CA_CA_DISTANCE, high, CLASH_CEILING), 2.0 * by_separation(weights.bond, weights.angle, weights.clash),
+            torch.from_numpy(values[:-1]), torch.from_numpy(slopes[:-1]), weights.distogram)
+        # far pairs are all |i - j| >= 3 (closer ones are informative): clash only
         self.far_i = torch.from_numpy(iu[~informative])
         self.far_j = torch.from_numpy(ju[~informative])
         self.set_active_far(torch.zeros(0, dtype=torch.long))
@@ -228,27 +158,16 @@ class _Energy:
             self.torsion_table = torch.from_numpy(table).reshape(-1)
             self.torsion_base = (torch.arange(length - 3) * TORSION_BINS)[:, None]  # [L-3, 1]
         self.use_torsion = False
-        self.need_value = True  # False inside the optimiser loop (energy values then incomplete)
+
+    @property
+    def num_pairs(self) -> int:
+        return self.informative.num_pairs + self.active_far.num_pairs
 
     def set_active_far(self, active: torch.Tensor):
-        """Pair list = informative pairs + the given far pairs; per-pair parameters to match."""
-        i = torch.cat([self.inf_i, self.far_i[active]])
-        j = torch.cat([self.inf_j, self.far_j[active]])
-        # Per-pair tables [M, 65] / [M, 66] (a gather along knots is more cache-friendly than take()).
-        self.values = torch.cat([self.inf_values, self.far_values.expand(len(active), -1)])
-        self.slopes = torch.cat([self.inf_slopes, self.far_slopes.expand(len(active), -1)])
-        sep = j - i
+        """Evaluate these far pairs (indices into far_i / far_j) beside the informative ones."""
         w = self.weights
-        low, high = CA_I2_RANGE
-        # Cα restraint per pair, [M, 1] each: bond (|i-j| = 1) / i+2 range (2) / clash (>= 3).
-        def by_separation(bond, i_plus_2, rest):
-            return torch.where(sep == 1, bond, torch.where(sep == 2, i_plus_2, rest))[:, None].float()
-
-        self.ca_lo = by_separation(CA_CA_DISTANCE, low, w.clash_distance)
-        self.ca_hi = by_separation(CA_CA_DISTANCE, high, 1e4)
-        self.ca_2w = 2.0 * by_separation(w.bond, w.angle, w.clash)
-        self.incidence, self.incidence_t = _incidence(i, j, self.length)
-        self.num_pairs = len(i)
+        self.active_far = PairGroup(self.far_i[active], self.far_j[active], self.length, w.clash_distance,
+                                    CLASH_CEILING, 2.0 * w.clash, self.far_values, self.far_slopes, w.distogram)
 
     @torch.no_grad()
     def refresh(self, x: torch.Tensor):
@@ -260,27 +179,60 @@ class _Energy:
         close = (d < KNOTS[-1] + self.far_margin).any(dim=1)
         self.set_active_far(torch.nonzero(close).flatten())
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-trace energy [B] for x [L, B, 3] (differentiable)."""
-        energy = (x * 0.0).sum((0, 2))  # zeros [B], still attached to x
-        if self.num_pairs:
-            points = torch.cat([x, _virtual_cb(x)], dim=-1)  # [L, B, 6]
-            energy = energy + _PairTerm.apply(points, self)
+    @torch.no_grad()
+    def energy_and_gradient(self, x: torch.Tensor, need_value: bool = True):
+        """x [L, B, 3] -> (energy [B] or None when not need_value, dE/dx [L, B, 3])."""
+        x = x.detach()
+        cb, frame = virtual_cb(x)
+        points = torch.cat([x, cb], dim=-1)  # [L, B, 6]
+        energy, grad_points = self.informative.energy_and_gradient(points, need_value)
+        far_energy, far_grad = self.active_far.energy_and_gradient(points, need_value)
+        grad_points += far_grad
+        grad = grad_points[..., :3] + virtual_cb_backward(frame, grad_points[..., 3:].contiguous())
+        if need_value:
+            energy = energy + far_energy
         if self.use_torsion and self.torsion_table is not None:
-            tau = dihedral_t(x[:-3], x[1:-2], x[2:-1], x[3:])  # [L-3, B]
+            tau, dtau = dihedral_with_gradient(x)  # [L-3, B], [4, L-3, B, 3]
             pos = (tau - float(TORSION_CENTERS[0])) / TORSION_WIDTH
-            with torch.no_grad():
-                k = pos.floor()
-                k0 = k.long() % TORSION_BINS  # circular knots
-                v0 = torch.take(self.torsion_table, self.torsion_base + k0)
-                v1 = torch.take(self.torsion_table, self.torsion_base + (k0 + 1) % TORSION_BINS)
-            energy = energy + self.weights.torsion * (v0 + (v1 - v0) * (pos - k)).sum(0)
+            k = pos.floor()
+            k0 = k.long() % TORSION_BINS  # circular knots
+            v0 = torch.take(self.torsion_table, self.torsion_base + k0).to(x.dtype)
+            v1 = torch.take(self.torsion_table, self.torsion_base + (k0 + 1) % TORSION_BINS).to(x.dtype)
+            grad += scatter_dihedral_gradient(self.weights.torsion / TORSION_WIDTH * (v1 - v0), dtau, self.length)
+            if need_value:
+                energy = energy + self.weights.torsion * (v0 + (v1 - v0) * (pos - k)).sum(0)
         if self.weights.compactness > 0:
             centred = x - x.mean(0, keepdim=True)  # [L, B, 3]
             radius = centred.square().sum(-1).mean(0).sqrt()  # [B] Å
             excess = (radius - compact_radius(self.length)).clamp(min=0.0)  # [B] Å
-            energy = energy + self.weights.compactness * self.length * excess.square()
-        return energy
+            # d radius / dx_i = centred_i / (L radius)
+            grad += (2.0 * self.weights.compactness * excess / radius.clamp(min=1e-12))[None, :, None] * centred
+            if need_value:
+                energy = energy + self.weights.compactness * self.length * excess.square()
+        return energy, grad
+
+    def gradient(self, x: torch.Tensor) -> torch.Tensor:
+        """dE/dx [L, B, 3] for x [L, B, 3] (traces are independent: each trace's own gradient)."""
+        return self.energy_and_gradient(x, need_value=False)[1]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-trace energy [B] for x [L, B, 3], differentiable."""
+        return _EnergyFunction.apply(x, self)
+
+
+class _EnergyFunction(torch.autograd.Function):
+    """Energy [B] of x [L, B, 3] whose backward is the hand-written gradient."""
+
+    @staticmethod
+    def forward(ctx, x, energy):
+        value, grad = energy.energy_and_gradient(x)
+        ctx.save_for_backward(grad)
+        return value
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (grad,) = ctx.saved_tensors
+        return grad * grad_out[None, :, None], None
 
 
 def _adam(energy: _Energy, x0: torch.Tensor, steps: int, lr: float, lr_end: float,
@@ -290,16 +242,12 @@ def _adam(energy: _Energy, x0: torch.Tensor, steps: int, lr: float, lr_end: floa
     Written out rather than torch.optim.Adam: the optimizer class imports torch._dynamo on first
     use (~2.5 s on this machine), and the handful of in-place ops here is all we need.
     """
-    x = x0.clone()
+    x = x0.detach().clone()
     m, v = torch.zeros_like(x), torch.zeros_like(x)
-    energy.need_value = False
     for step in range(steps):
         if step % refresh_every == 0:
             energy.refresh(x)
-        x.requires_grad_(True)
-        # Traces are independent, so the gradient of the sum is each trace's own gradient.
-        (grad,) = torch.autograd.grad(energy(x).sum(), x)
-        x = x.detach()
+        grad = energy.gradient(x)
         cos = 0.5 * (1.0 + np.cos(np.pi * step / max(steps - 1, 1)))
         step_lr = lr_end + (lr - lr_end) * cos
         m.mul_(betas[0]).add_(grad, alpha=1.0 - betas[0])
@@ -307,8 +255,5 @@ def _adam(energy: _Energy, x0: torch.Tensor, steps: int, lr: float, lr_end: floa
         m_hat_scale = step_lr / (1.0 - betas[0] ** (step + 1))
         v_hat = v / (1.0 - betas[1] ** (step + 1))
         x.addcdiv_(m, v_hat.sqrt_().add_(eps), value=-m_hat_scale)
-    energy.need_value = True
     energy.refresh(x)
     return x
-
-

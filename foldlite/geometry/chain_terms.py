@@ -1,0 +1,121 @@
+"""Per-residue parts of the refinement energy, each with its gradient written out: the virtual Cβ
+placed on a Cα trace, the Cα virtual-torsion term and the compactness term.
+
+Why written out instead of autograd: these act on small arrays ([L, B, 3], a few thousand numbers)
+where each torch operation costs its fixed few microseconds and autograd roughly triples the count
+(recording, then the backward graph's own operations). At 300 residues the torsion term alone took
+~2.8 ms of a ~7 ms refinement step through autograd; the formulas below need a few dozen plain
+operations. tests/geometry/test_chain_terms.py checks every gradient against autograd of the direct
+formula and against finite differences.
+
+Shapes: traces are [L, B, 3] (residues first, B traces), Å; angles in radians.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .backbone import CB_OFFSET
+
+NORM_EPS = 1e-8  # Å², inside the square roots of unit vectors (as vectors.unit_t)
+CROSS_EPS = 1e-12  # Å⁴, keeps a torsion's gradient finite when three Cα are collinear
+
+
+def _unit(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """v [..., 3] -> (v / |v|, |v| [..., 1]) with |v| = sqrt(v·v + NORM_EPS)."""
+    norm = ((v * v).sum(-1, keepdim=True) + NORM_EPS).sqrt()
+    return v / norm, norm
+
+
+def _unit_backward(unit: torch.Tensor, norm: torch.Tensor, grad_unit: torch.Tensor) -> torch.Tensor:
+    """Gradient through u = v / |v|: (g - u (u·g)) / |v|."""
+    return (grad_unit - unit * (unit * grad_unit).sum(-1, keepdim=True)) / norm
+
+
+@dataclass
+class CbFrame:
+    """The local frame each interior residue's virtual Cβ offset is expressed in (what the backward
+    pass needs): ex ∥ CA[i+1] - CA[i-1], ey ∥ 2 CA[i] - CA[i-1] - CA[i+1], norms of the unnormalised
+    vectors; [L-2, B, 3] and [L-2, B, 1]."""
+
+    ex: torch.Tensor
+    ey: torch.Tensor
+    norm_x: torch.Tensor
+    norm_y: torch.Tensor
+
+
+def virtual_cb(ca: torch.Tensor) -> tuple[torch.Tensor, CbFrame | None]:
+    """Cα traces [L, B, 3] -> (virtual Cβ [L, B, 3], its frame). Cβ = Cα + the fixed CB_OFFSET
+    (fitted on real chains) in the frame (ex, ey, ez = ex × ey); the two end residues reuse their
+    neighbour's offset. L < 3: Cβ = Cα and no frame."""
+    if ca.shape[0] < 3:
+        return ca, None
+    prev, mid, nxt = ca[:-2], ca[1:-1], ca[2:]
+    ex, norm_x = _unit(nxt - prev)
+    ey, norm_y = _unit(2.0 * mid - prev - nxt)  # = bisector away from the bend when bonds are equal
+    ez = torch.linalg.cross(ex, ey)
+    o = [float(c) for c in CB_OFFSET]
+    offset = o[0] * ex + o[1] * ey + o[2] * ez  # [L-2, B, 3]
+    offset = torch.cat([offset[:1], offset, offset[-1:]])  # [L, B, 3]
+    return ca + offset, CbFrame(ex, ey, norm_x, norm_y)
+
+
+def virtual_cb_backward(frame: CbFrame | None, grad_cb: torch.Tensor) -> torch.Tensor:
+    """dE/dCβ [L, B, 3] -> its contribution to dE/dCα [L, B, 3] (the direct Cβ = Cα + ... part included)."""
+    if frame is None:
+        return grad_cb
+    o = [float(c) for c in CB_OFFSET]
+    grad_offset = grad_cb[1:-1].clone()  # [L-2, B, 3]; the end residues' offsets are their neighbours'
+    grad_offset[0] += grad_cb[0]
+    grad_offset[-1] += grad_cb[-1]
+    # offset = o0 ex + o1 ey + o2 (ex × ey); g·(dex × ey) = dex·(ey × g), g·(ex × dey) = dey·(g × ex)
+    grad_ex = o[0] * grad_offset + o[2] * torch.linalg.cross(frame.ey, grad_offset)
+    grad_ey = o[1] * grad_offset + o[2] * torch.linalg.cross(grad_offset, frame.ex)
+    grad_vx = _unit_backward(frame.ex, frame.norm_x, grad_ex)  # vx = CA[i+1] - CA[i-1]
+    grad_vy = _unit_backward(frame.ey, frame.norm_y, grad_ey)  # vy = 2 CA[i] - CA[i-1] - CA[i+1]
+    grad = grad_cb.clone()
+    grad[2:] += grad_vx - grad_vy
+    grad[:-2] -= grad_vx + grad_vy
+    grad[1:-1] += 2.0 * grad_vy
+    return grad
+
+
+def dihedral_with_gradient(ca: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cα traces [L, B, 3] (L >= 4) -> (virtual torsions τ [L-3, B] of each four consecutive Cα,
+    the same angles as vectors.dihedral_t, and dτ/d(p0, p1, p2, p3) [4, L-3, B, 3]).
+
+    The gradient is the closed form for a dihedral angle (e.g. Bekker, "Molecular dynamics
+    simulation methods revised", 1996): with F = p0 - p1, G = p1 - p2, H = p3 - p2, A = F × G,
+    B = H × G: dτ/dp0 = -|G| A / |A|², dτ/dp3 = |G| B / |B|², and the middle two from the
+    requirement that the four sum to zero and exert no torque: with fg = F·G / |G|² and
+    hg = H·G / |G|², dτ/dp1 = -(1 + fg) dτ/dp0 - hg dτ/dp3, dτ/dp2 = fg dτ/dp0 + (hg - 1) dτ/dp3.
+    """
+    p0, p1, p2, p3 = ca[:-3], ca[1:-2], ca[2:-1], ca[3:]
+    f, g, h = p0 - p1, p1 - p2, p3 - p2
+    a = torch.linalg.cross(f, g)
+    b = torch.linalg.cross(h, g)
+    g_norm = ((g * g).sum(-1, keepdim=True) + NORM_EPS).sqrt()  # [L-3, B, 1]
+    # τ = atan2(y, x) in the convention of vectors.dihedral (both scaled by |G|² > 0 here):
+    # x = A·B, y = (A × B)·(p2 - p1) / |G|
+    x = (a * b).sum(-1)
+    y = -(torch.linalg.cross(a, b) * g).sum(-1) / g_norm[..., 0]
+    tau = torch.atan2(y, x + 1e-12)
+    a_sq = (a * a).sum(-1, keepdim=True) + CROSS_EPS
+    b_sq = (b * b).sum(-1, keepdim=True) + CROSS_EPS
+    d0 = -g_norm * a / a_sq
+    d3 = g_norm * b / b_sq
+    fg = (f * g).sum(-1, keepdim=True) / (g_norm * g_norm)
+    hg = (h * g).sum(-1, keepdim=True) / (g_norm * g_norm)
+    d1 = -(1.0 + fg) * d0 - hg * d3
+    d2 = fg * d0 + (hg - 1.0) * d3
+    return tau, torch.stack([d0, d1, d2, d3])
+
+
+def scatter_dihedral_gradient(grad_tau: torch.Tensor, dtau: torch.Tensor, length: int) -> torch.Tensor:
+    """dE/dτ [L-3, B] and dτ/d(p0..p3) [4, L-3, B, 3] -> dE/dCα [L, B, 3]."""
+    parts = grad_tau[None, :, :, None] * dtau  # [4, L-3, B, 3]
+    grad = parts.new_zeros(length, *parts.shape[2:])
+    for k in range(4):
+        grad[k:length - 3 + k] += parts[k]
+    return grad

@@ -1,0 +1,104 @@
+"""The refinement's hand-written gradients against autograd of the direct formulas and against
+finite differences (foldlite/geometry/chain_terms.py, pair_term.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from foldlite.geometry import chain_terms, refine
+from foldlite.geometry.backbone import CB_OFFSET
+from foldlite.geometry.vectors import dihedral_t, unit_t
+
+
+def _traces(length: int = 25, batch: int = 3, seed: int = 0) -> torch.Tensor:
+    """Random-walk Cα traces [L, B, 3] (float64) with ~3.8 Å steps."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0.0, 1.0, (length, batch, 3))
+    steps *= 3.8 / np.linalg.norm(steps, axis=-1, keepdims=True)
+    return torch.from_numpy(np.cumsum(steps, axis=0))
+
+
+def _virtual_cb_by_autograd(ca: torch.Tensor) -> torch.Tensor:
+    """The virtual Cβ written the direct way (frame matrix times the offset), for autograd."""
+    prev, mid, nxt = ca[:-2], ca[1:-1], ca[2:]
+    ex = unit_t(nxt - prev)
+    ey = unit_t(2.0 * mid - prev - nxt)
+    ez = torch.linalg.cross(ex, ey)
+    offset = torch.stack([ex, ey, ez], dim=-1) @ torch.as_tensor(CB_OFFSET, dtype=ca.dtype)
+    return ca + torch.cat([offset[:1], offset, offset[-1:]])
+
+
+def test_virtual_cb_and_its_gradient_match_autograd():
+    ca = _traces().requires_grad_(True)
+    expected = _virtual_cb_by_autograd(ca)
+    cb, frame = chain_terms.virtual_cb(ca.detach())
+    torch.testing.assert_close(cb, expected.detach())
+    weights = torch.randn_like(cb)
+    (autograd,) = torch.autograd.grad((expected * weights).sum(), ca)
+    torch.testing.assert_close(chain_terms.virtual_cb_backward(frame, weights), autograd)
+
+
+def test_virtual_cb_of_a_two_residue_chain_is_the_ca():
+    ca = _traces(length=2)
+    cb, frame = chain_terms.virtual_cb(ca)
+    assert frame is None and torch.equal(cb, ca)
+    grad = torch.randn_like(ca)
+    assert torch.equal(chain_terms.virtual_cb_backward(frame, grad), grad)
+
+
+def test_dihedral_and_its_gradient_match_autograd():
+    ca = _traces(length=30).requires_grad_(True)
+    expected = dihedral_t(ca[:-3], ca[1:-2], ca[2:-1], ca[3:])  # [L-3, B]
+    tau, dtau = chain_terms.dihedral_with_gradient(ca.detach())
+    torch.testing.assert_close(tau, expected.detach())
+    weights = torch.randn_like(tau)
+    (autograd,) = torch.autograd.grad((expected * weights).sum(), ca)
+    grad = chain_terms.scatter_dihedral_gradient(weights, dtau, len(ca))
+    torch.testing.assert_close(grad, autograd, rtol=1e-6, atol=1e-6)  # the two formulas' epsilons differ
+    # a dihedral is unchanged by moving all four points together: its gradients sum to zero
+    torch.testing.assert_close(dtau.sum(0), torch.zeros_like(dtau[0]), rtol=0, atol=1e-10)
+
+
+def test_dihedral_gradient_stays_finite_for_collinear_points():
+    line = torch.arange(6, dtype=torch.float64)[:, None, None] * torch.tensor([3.8, 0.0, 0.0], dtype=torch.float64)
+    tau, dtau = chain_terms.dihedral_with_gradient(line)
+    assert torch.isfinite(tau).all() and torch.isfinite(dtau).all()
+
+
+@pytest.mark.parametrize("compactness", [0.0, 10.0])
+def test_whole_energy_gradient_matches_finite_differences(compactness):
+    """Every term at once (pairs, torsion, compactness), on a chain spread wider than a globule so the
+    compactness term is active, with its bonds stretched and compressed."""
+    length = 20
+    ca = _traces(length=length, batch=2, seed=3) * 1.1
+    probs = np.random.default_rng(4).dirichlet(np.full(65, 0.3), size=(length, length)).astype(np.float32)
+    probs = (probs + probs.transpose(1, 0, 2)) / 2
+    torsions = np.random.default_rng(5).dirichlet(np.ones(36), size=length)
+    energy = refine._Energy(probs, torsions, refine.RefineWeights(compactness=compactness))
+    energy.use_torsion = True
+    energy.refresh(ca)
+    value, grad = energy.energy_and_gradient(ca)
+    assert value.shape == (2,) and grad.shape == ca.shape
+    h = 1e-5
+    for flat_index in np.random.default_rng(6).choice(ca.numel(), 15, replace=False):
+        bump = torch.zeros_like(ca).view(-1)
+        bump[flat_index] = h
+        plus, _ = energy.energy_and_gradient(ca + bump.view_as(ca))
+        minus, _ = energy.energy_and_gradient(ca - bump.view_as(ca))
+        numeric = ((plus - minus).sum() / (2 * h)).item()
+        assert grad.view(-1)[flat_index].item() == pytest.approx(numeric, rel=1e-3, abs=1e-2)
+
+
+def test_calling_the_energy_gives_the_same_gradient_through_autograd():
+    length = 15
+    ca = _traces(length=length, batch=2, seed=7)
+    probs = np.random.default_rng(8).dirichlet(np.full(65, 0.3), size=(length, length)).astype(np.float32)
+    energy = refine._Energy((probs + probs.transpose(1, 0, 2)) / 2, None, refine.RefineWeights())
+    energy.refresh(ca)
+    x = ca.clone().requires_grad_(True)
+    scale = torch.tensor([1.0, -2.0], dtype=ca.dtype)
+    (autograd,) = torch.autograd.grad((energy(x) * scale).sum(), x)
+    value, grad = energy.energy_and_gradient(ca)
+    torch.testing.assert_close(energy(ca), value)
+    torch.testing.assert_close(autograd, grad * scale[None, :, None])

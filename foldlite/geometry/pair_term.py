@@ -27,17 +27,22 @@ NUM_KNOTS = len(KNOTS)  # 65
 
 
 def incidence(i: torch.Tensor, j: torch.Tensor, length: int):
-    """CSR incidence matrix S [M, L] (row m: +1 at i[m], -1 at j[m]) and its transpose [L, M]."""
+    """CSR incidence matrix S [M, L] (row m: +1 at i[m], -1 at j[m]) and its transpose [L, M].
+
+    Indices are int32 (M < 2^31 pairs): with int64 ones torch converts them for the sparse kernel at
+    every product (S @ points 0.18 -> 0.14 ms, Sᵀ @ gradient 0.10 -> 0.07 ms at 15,000 pairs; same
+    results)."""
     num = len(i)
     cols = torch.stack([i, j], dim=1).reshape(-1)  # [2M]; i < j, so each row's columns are sorted
     vals = torch.tensor([1.0, -1.0]).repeat(num)
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter("ignore")
-        s = torch.sparse_csr_tensor(torch.arange(0, 2 * num + 1, 2), cols, vals, (num, length))
+        s = torch.sparse_csr_tensor(torch.arange(0, 2 * num + 1, 2, dtype=torch.int32), cols.int(), vals,
+                                    (num, length))
         order = torch.argsort(cols, stable=True)  # transpose: group the entries by residue
-        crow = torch.zeros(length + 1, dtype=torch.long)
+        crow = torch.zeros(length + 1, dtype=torch.int32)
         crow[1:] = torch.cumsum(torch.bincount(cols, minlength=length), 0)
-        pair_of = torch.arange(num).repeat_interleave(2)
+        pair_of = torch.arange(num, dtype=torch.int32).repeat_interleave(2)
         s_t = torch.sparse_csr_tensor(crow, pair_of[order], vals[order], (length, num))
     return s, s_t
 

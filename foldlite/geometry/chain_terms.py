@@ -18,7 +18,7 @@ import torch
 
 from .backbone import CB_OFFSET
 
-NORM_EPS = 1e-8  # Å², inside the square roots of unit vectors (as vectors.unit_t)
+NORM_EPS = 1e-8  # Å², inside the square roots of unit vectors: smooth at zero length
 CROSS_EPS = 1e-12  # Å⁴, keeps a torsion's gradient finite when three Cα are collinear
 
 
@@ -83,7 +83,7 @@ def virtual_cb_backward(frame: CbFrame | None, grad_cb: torch.Tensor) -> torch.T
 
 def dihedral_with_gradient(ca: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Cα traces [L, B, 3] (L >= 4) -> (virtual torsions τ [L-3, B] of each four consecutive Cα,
-    the same angles as vectors.dihedral_t, and dτ/d(p0, p1, p2, p3) [4, L-3, B, 3]).
+    the angles of vectors.dihedral, and dτ/d(p0, p1, p2, p3) [4, L-3, B, 3]).
 
     The gradient is the closed form for a dihedral angle (e.g. Bekker, "Molecular dynamics
     simulation methods revised", 1996): with F = p0 - p1, G = p1 - p2, H = p3 - p2, A = F × G,

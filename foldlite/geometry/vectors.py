@@ -1,9 +1,7 @@
 """Small vector maths shared by every stage: unit vectors, dihedrals, distances, superposition.
 
-numpy only (I/O and data modules import it and must not need torch). The `_t` twins take torch
-tensors and use only tensor methods, so this module never imports torch; they exist because the
-refinement differentiates through them, and their small epsilons differ from the numpy versions on
-purpose (they keep gradients finite) -- changing either would change every structure foldlite builds.
+numpy only (I/O and data modules import it and must not need torch). The refinement's torch
+versions, with their gradients written out, are in chain_terms.py.
 """
 from __future__ import annotations
 
@@ -13,11 +11,6 @@ import numpy as np
 def unit(v: np.ndarray) -> np.ndarray:
     """v [..., 3] scaled to length 1 (vectors shorter than 1e-8 are divided by 1e-8)."""
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-8)
-
-
-def unit_t(v):
-    """Torch twin of `unit` (smooth at 0: sqrt(|v|² + 1e-8), differentiable everywhere)."""
-    return v / ((v * v).sum(-1, keepdim=True) + 1e-8).sqrt()
 
 
 def dihedral(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray) -> np.ndarray:
@@ -31,18 +24,6 @@ def dihedral(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray) -> 
     x = np.sum(v * w, axis=-1)
     y = np.sum(np.cross(b1n, v) * w, axis=-1)
     return np.arctan2(y, x)
-
-
-def dihedral_t(p0, p1, p2, p3):
-    """Torch twin of `dihedral` for four [..., 3] tensors (same convention; +1e-12 keeps atan2's
-    gradient finite for collinear points)."""
-    b0, b1, b2 = p0 - p1, p2 - p1, p3 - p2
-    b1n = unit_t(b1)
-    v = b0 - (b0 * b1n).sum(-1, keepdim=True) * b1n
-    w = b2 - (b2 * b1n).sum(-1, keepdim=True) * b1n
-    x = (v * w).sum(-1)
-    y = (b1n.cross(v, dim=-1) * w).sum(-1)
-    return y.atan2(x + 1e-12)
 
 
 def pairwise_distances(x: np.ndarray, dtype=np.float64) -> np.ndarray:

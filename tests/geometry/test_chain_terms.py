@@ -8,7 +8,7 @@ import torch
 
 from foldlite.geometry import chain_terms, refine
 from foldlite.geometry.backbone import CB_OFFSET
-from foldlite.geometry.vectors import dihedral_t, unit_t
+from foldlite.geometry.vectors import dihedral
 
 
 def _traces(length: int = 25, batch: int = 3, seed: int = 0) -> torch.Tensor:
@@ -19,11 +19,25 @@ def _traces(length: int = 25, batch: int = 3, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(np.cumsum(steps, axis=0))
 
 
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    return v / ((v * v).sum(-1, keepdim=True) + 1e-8).sqrt()
+
+
+def _dihedral_by_autograd(p0, p1, p2, p3):
+    """The dihedral of vectors.dihedral written in torch the direct way (projections onto the plane
+    normal to the middle bond), for autograd."""
+    b0, b1, b2 = p0 - p1, p2 - p1, p3 - p2
+    b1n = _unit(b1)
+    v = b0 - (b0 * b1n).sum(-1, keepdim=True) * b1n
+    w = b2 - (b2 * b1n).sum(-1, keepdim=True) * b1n
+    return (torch.linalg.cross(b1n, v) * w).sum(-1).atan2((v * w).sum(-1) + 1e-12)
+
+
 def _virtual_cb_by_autograd(ca: torch.Tensor) -> torch.Tensor:
     """The virtual Cβ written the direct way (frame matrix times the offset), for autograd."""
     prev, mid, nxt = ca[:-2], ca[1:-1], ca[2:]
-    ex = unit_t(nxt - prev)
-    ey = unit_t(2.0 * mid - prev - nxt)
+    ex = _unit(nxt - prev)
+    ey = _unit(2.0 * mid - prev - nxt)
     ez = torch.linalg.cross(ex, ey)
     offset = torch.stack([ex, ey, ez], dim=-1) @ torch.as_tensor(CB_OFFSET, dtype=ca.dtype)
     return ca + torch.cat([offset[:1], offset, offset[-1:]])
@@ -49,9 +63,12 @@ def test_virtual_cb_of_a_two_residue_chain_is_the_ca():
 
 def test_dihedral_and_its_gradient_match_autograd():
     ca = _traces(length=30).requires_grad_(True)
-    expected = dihedral_t(ca[:-3], ca[1:-2], ca[2:-1], ca[3:])  # [L-3, B]
+    expected = _dihedral_by_autograd(ca[:-3], ca[1:-2], ca[2:-1], ca[3:])  # [L-3, B]
     tau, dtau = chain_terms.dihedral_with_gradient(ca.detach())
     torch.testing.assert_close(tau, expected.detach())
+    points = ca.detach().numpy()
+    np.testing.assert_allclose(tau.numpy(), dihedral(points[:-3], points[1:-2], points[2:-1], points[3:]),
+                               atol=1e-9)
     weights = torch.randn_like(tau)
     (autograd,) = torch.autograd.grad((expected * weights).sum(), ca)
     grad = chain_terms.scatter_dihedral_gradient(weights, dtau, len(ca))

@@ -44,20 +44,33 @@ def _cdf_at(cdf: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
 
 def expected_lddt(distogram_probs: np.ndarray, cb: np.ndarray) -> np.ndarray:
     """Raw per-residue confidence in [0, 1]: distogram_probs [L, L, 65], built Cβ [L, 3] Å -> [L]."""
-    length = len(cb)
-    if length < 2:
-        return np.zeros(length)
+    return expected_lddt_of_each(distogram_probs, [cb])[0]
+
+
+def expected_lddt_of_each(distogram_probs: np.ndarray, cbs: list[np.ndarray]) -> list[np.ndarray]:
+    """expected_lddt of several structures [L, 3] Å against one distogram [L, L, 65] (its cumulative
+    distribution, the costly part, is made once)."""
+    length = len(distogram_probs)
+    if length < 2 or all(len(cb) < 2 for cb in cbs):
+        return [np.zeros(len(cb)) for cb in cbs]
     # np.require: a read-only or strided input (e.g. memory-mapped) is copied, not handed to torch as is
     probs = torch.from_numpy(np.require(distogram_probs, np.float32, ["C", "W"]))
-    built = torch.from_numpy(pairwise_distances(cb).astype(np.float32))  # [L, L]
     cdf = _cumulative(probs)  # [L, L, 65]
-    in_radius = _cdf_at(cdf, torch.full_like(built, INCLUSION_RADIUS))  # P(d_true < 15 Å)
+    in_radius = _cdf_at(cdf, torch.full((length, length), INCLUSION_RADIUS))  # P(d_true < 15 Å)
     in_radius.fill_diagonal_(0.0)
-    score = torch.zeros_like(built)
-    for t in LDDT_THRESHOLDS:
-        score += _cdf_at(cdf, built + t) - _cdf_at(cdf, built - t)
-    score /= len(LDDT_THRESHOLDS)
-    return ((score * in_radius).sum(1) / in_radius.sum(1).clamp(min=1e-6)).double().numpy()
+    weight = in_radius.sum(1).clamp(min=1e-6)  # [L]
+    out = []
+    for cb in cbs:
+        if len(cb) < 2:
+            out.append(np.zeros(len(cb)))
+            continue
+        built = torch.from_numpy(pairwise_distances(cb).astype(np.float32))  # [L, L]
+        score = torch.zeros_like(built)
+        for t in LDDT_THRESHOLDS:
+            score += _cdf_at(cdf, built + t) - _cdf_at(cdf, built - t)
+        score /= len(LDDT_THRESHOLDS)
+        out.append(((score * in_radius).sum(1) / weight).double().numpy())
+    return out
 
 
 @dataclass(frozen=True)

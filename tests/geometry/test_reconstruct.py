@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from foldlite.geometry import backbone, distances, hand, mds, refine, vectors
+from foldlite.geometry import backbone, confidence, distances, hand, mds, refine, vectors
+from foldlite.geometry import reconstruct as reconstruct_module
 from foldlite.geometry.reconstruct import DEFAULT_RESTARTS, TEMPLATE_START_RESTARTS, reconstruct
 from foldlite.geometry.backbone import ca_virtual_torsions, ideal_cb
 from foldlite.constants import DISTOGRAM_CENTERS, NUM_DISTOGRAM_CLASSES
@@ -171,8 +172,26 @@ def test_reconstruct_sharp_distogram_real_chain(small_sharp):
     nonlocal_ = vectors.pairwise_distances(result.ca)[np.triu_indices(len(xyz), 3)]
     assert nonlocal_.min() > 3.5  # no clashes
     assert len(result.restart_losses) == 3
-    assert result.loss == pytest.approx(min(result.restart_losses))
-    assert set(result.timings) >= {"mds", "refine", "backbone", "total"}
+    assert result.loss == result.restart_losses[result.best_restart]
+    assert set(result.timings) >= {"mds", "refine", "choice", "total"}
+    # with torsions the structure is chosen by its own expected lDDT, which comes back with it
+    np.testing.assert_allclose(result.expected_lddt, confidence.expected_lddt(probs, result.coords[:, 4]))
+
+
+def test_the_structure_with_the_highest_expected_lddt_is_chosen(small_sharp, monkeypatch):
+    xyz, probs, torsions = small_sharp
+    real = reconstruct_module.expected_lddt_of_each
+
+    def favour_the_last(distogram, cbs):  # the real scores, but the last structure made the likeliest
+        scores = real(distogram, cbs)
+        return scores[:-1] + [np.ones_like(scores[-1])]
+
+    monkeypatch.setattr(reconstruct_module, "expected_lddt_of_each", favour_the_last)
+    result = reconstruct(probs, torsions, seed=0)
+    assert result.best_restart == 2
+    # without torsions (the hands are then told apart by the energy) the lowest energy wins
+    plain = reconstruct(probs, None, seed=0, num_restarts=2)
+    assert plain.loss == min(plain.restart_losses) and plain.expected_lddt is None
 
 
 def test_reconstruct_without_torsions_picks_hand_from_virtual_cb(small_sharp):

@@ -25,7 +25,7 @@ import torch
 from .version import __version__
 from .model.allocator import tune_allocator
 from .model.checkpoint import default_weights_path, model_from_checkpoint, read_checkpoint, sha256_of
-from .geometry.confidence import Calibration, expected_lddt
+from .geometry.confidence import Calibration
 from .constants import CONTACT_CLASSES, SS3_ALPHABET
 from .io.fasta import check_length, read_fasta
 from .geometry.pae import predicted_errors
@@ -363,7 +363,7 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
         result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
                              clean_restarts=2 if k == 0 else 0, extra_starts=starts, weights=weights, **schedule)
         structure = _structure(result.coords, sequence, record_id, model.calibration.for_fold(found.restrains),
-                               distogram, result.expected_lddt)
+                               result.expected_lddt)
         pae, ptm = predicted_errors(distogram, result.coords[:, 4], model.calibration.pair)  # [L, L] Å, 0-1
         geometry_s = time.perf_counter() - tick
         predictions.append(Prediction(
@@ -385,11 +385,9 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
 
 
 def _structure(coords: np.ndarray, sequence: str, record_id: str, calibration: Calibration,
-               distogram: np.ndarray, raw_confidence: np.ndarray | None = None) -> Structure:
-    """Backbone [L, 5, 3] -> Structure with pLDDT from the distogram the geometry used (raw_confidence:
-    its expected lDDT [L] when the geometry already has it)."""
-    raw = expected_lddt(distogram, coords[:, 4]) if raw_confidence is None else raw_confidence
-    plddt = calibration(raw)
+               raw_confidence: np.ndarray) -> Structure:
+    """Backbone [L, 5, 3] and its raw expected lDDT [L] (the geometry's) -> Structure with pLDDT."""
+    plddt = calibration(raw_confidence)
     # predicted coordinates have no absolute frame: centre them (Cα centroid at the origin) so long
     # chains stay inside the fixed-width PDB coordinate columns
     coords = coords - coords[:, 1].mean(axis=0)

@@ -55,7 +55,7 @@ class GeometryResult:
     coords: [L, 5, 3] N, CA, C, O, CB; ca: [L, 3]; loss: refinement energy per residue of the
     chosen restart; restart_losses: one per restart; hand_flipped: the chosen trace is the mirror
     of what refinement converged to; timings: seconds per stage; expected_lddt: the raw per-residue
-    confidence [L] of the chosen structure (confidence.expected_lddt) when it was chosen by it, else None.
+    confidence [L] of the chosen structure (confidence.expected_lddt against the distogram given).
     """
 
     coords: np.ndarray
@@ -65,7 +65,7 @@ class GeometryResult:
     hand_flipped: bool
     best_restart: int
     timings: dict = field(default_factory=dict)
-    expected_lddt: np.ndarray | None = None
+    expected_lddt: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None = None,
@@ -92,7 +92,7 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
     steps with the torsion term. Without torsions the hands compete on the final energy alone
     (the virtual Cβ makes it chiral: use num_restarts >= 2) and the lowest final energy wins; with
     torsions the structure with the highest mean expected lDDT (confidence.expected_lddt against this
-    distogram) wins, and its scores come back as `expected_lddt`. num_restarts: DEFAULT_RESTARTS, or TEMPLATE_START_RESTARTS beside extra starts when
+    distogram) wins. Either way its expected lDDT comes back as `expected_lddt`. num_restarts: DEFAULT_RESTARTS, or TEMPLATE_START_RESTARTS beside extra starts when
     torsions are given.
     extra_starts: more Cα traces [L, 3] Å to refine beside the restarts, as given (not mirrored;
     jittered like the others only when clean_restarts=0), e.g. a template's trace
@@ -141,7 +141,6 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
 
     traces = x.double().numpy()  # [L, B, 3]
     tick = time.perf_counter()
-    confidence = None
     # With the hands settled by the torsions, the structure the network finds likeliest (highest mean
     # expected lDDT) wins, not the lowest energy: on 100 valid chains lDDT-Cα +0.005-0.006 and TM-score
     # +0.003 for single-sequence and template folds (results/geometry/choice_by_expected_lddt_valid_session14.txt);
@@ -155,7 +154,8 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
     else:  # without torsions the hands compete on the energy (the virtual Cβ is chiral)
         best = int(np.argmin(final))
         coords = build_backbone(traces[:, best])
-        timings["backbone"] = time.perf_counter() - tick
+        confidence = expected_lddt_of_each(probs, [coords[:, 4]])[0]
+        timings["choice"] = time.perf_counter() - tick
     timings["total"] = time.perf_counter() - start
     return GeometryResult(coords=coords, ca=coords[:, 1].copy(), loss=float(final[best]),
                           restart_losses=[float(v) for v in final], hand_flipped=bool(flipped[best]),

@@ -24,6 +24,12 @@ from .search import DEFAULT_MAX_EVALUE, Hit, find_templates
 # split (40 chains, step-2000 weights) chains with a >= 30 % template reached mean TM 0.517 with the
 # network's template features alone and 0.826 with restraints and the template start added.
 RESTRAIN_GEOMETRY = True
+# Refinement starts from the traces of the first two trusted hits (not only the first), the geometry
+# keeping the likeliest result: on 140 valid chains TM +0.002 (SE 0.001, 100 chains) and +0.004 (SE
+# 0.004, 40 others), ~0.06 s more at 300 residues; four starts were no better than two and 0.17 s
+# slower (results/templates/template_starts_valid_session14.txt). Chosen by energy instead (session
+# 11), several starts had not helped.
+TEMPLATE_STARTS = 2
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class TemplateOptions:
     max_evalue: the search's E-value cut-off (DEFAULT_MAX_EVALUE, tuned on valid);
     exclude_names (chain names) and max_identity (e.g. COPY_IDENTITY) keep the query itself and its
     copies out, for benchmarking; restrain_geometry: mix the templates' distance distributions into
-    the distogram the geometry uses; start: also refine from the best template's Cα trace;
+    the distogram the geometry uses; start: also refine from the best templates' Cα traces;
     search_method: "profile" or "sw" (foldlite.templates.search.search_library), by default
     search.DEFAULT_SEARCH as it is when the options are made; max_templates: hits kept (all of them
     restrain the geometry; the network reads the first features.MAX_TEMPLATES).
@@ -91,10 +97,12 @@ class PreparedTemplates:
         return combine(distogram, torsion, restraints)
 
     def starts(self) -> list[np.ndarray]:
-        """Extra refinement starts: the best template's Cα trace [L, 3] when trusted and options.start."""
-        if not (self.options.start and self.trusted):
+        """Extra refinement starts when options.start: the Cα traces [L, 3] of the first TEMPLATE_STARTS
+        trusted hits (weight > 0), best first."""
+        if not self.options.start:
             return []
-        return [template_ca(self.hits[0], self.library, self.length)]
+        trusted = [hit for hit in self.hits if template_weight(hit.identity) > 0][:TEMPLATE_STARTS]
+        return [template_ca(hit, self.library, self.length) for hit in trusted]
 
 
 def prepare_templates(sequence: str, library: Library | None,

@@ -92,8 +92,9 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
     steps with the torsion term. Without torsions the hands compete on the final energy alone
     (the virtual Cβ makes it chiral: use num_restarts >= 2) and the lowest final energy wins; with
     torsions the structure with the highest mean expected lDDT (confidence.expected_lddt against this
-    distogram) wins. Either way its expected lDDT comes back as `expected_lddt`. num_restarts: DEFAULT_RESTARTS, or TEMPLATE_START_RESTARTS beside extra starts when
-    torsions are given.
+    distogram) wins. Either way its expected lDDT comes back as `expected_lddt`.
+    num_restarts: DEFAULT_RESTARTS, or TEMPLATE_START_RESTARTS beside extra starts when torsions are
+    given.
     extra_starts: more Cα traces [L, 3] Å to refine beside the restarts, as given (not mirrored;
     jittered like the others only when clean_restarts=0), e.g. a template's trace
     (foldlite.templates.restraints.template_ca): with a good template the refinement then starts from the right

@@ -143,9 +143,11 @@ class _Energy:
             return torch.where(sep == 1, bond, torch.where(sep == 2, i_plus_2, rest))[None, :].float()
 
         self.informative = PairGroup(
-            inf_i, inf_j, length, by_separation(CA_CA_DISTANCE, low, weights.clash_distance),
-            by_separation(CA_CA_DISTANCE, high, CLASH_CEILING), 2.0 * by_separation(weights.bond, weights.angle, weights.clash),
-            torch.from_numpy(values[:-1]), torch.from_numpy(slopes[:-1]), weights.distogram)
+            inf_i, inf_j, length, ca_lo=by_separation(CA_CA_DISTANCE, low, weights.clash_distance),
+            ca_hi=by_separation(CA_CA_DISTANCE, high, CLASH_CEILING),
+            ca_2w=2.0 * by_separation(weights.bond, weights.angle, weights.clash),
+            values=torch.from_numpy(values[:-1]), slopes=torch.from_numpy(slopes[:-1]),
+            distogram_weight=weights.distogram)
         # far pairs are all |i - j| >= 3 (closer ones are informative): clash only
         self.far_i = torch.from_numpy(iu[~informative])
         self.far_j = torch.from_numpy(ju[~informative])
@@ -158,10 +160,6 @@ class _Energy:
             self.torsion_table = torch.from_numpy(table).reshape(-1)
             self.torsion_base = (torch.arange(length - 3) * TORSION_BINS)[:, None]  # [L-3, 1]
         self.use_torsion = False
-
-    @property
-    def num_pairs(self) -> int:
-        return self.informative.num_pairs + self.active_far.num_pairs
 
     def set_active_far(self, active: torch.Tensor):
         """Evaluate these far pairs (indices into far_i / far_j) beside the informative ones."""

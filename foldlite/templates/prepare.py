@@ -25,8 +25,8 @@ from .search import DEFAULT_MAX_EVALUE, Hit, find_templates
 # network's template features alone and 0.826 with restraints and the template start added.
 RESTRAIN_GEOMETRY = True
 # Refinement starts from the traces of the first two trusted hits (not only the first), the geometry
-# keeping the likeliest result: on 140 valid chains TM +0.002 (SE 0.001, 100 chains) and +0.004 (SE
-# 0.004, 40 others), ~0.06 s more at 300 residues; four starts were no better than two and 0.17 s
+# keeping the likeliest result: TM +0.002 (SE 0.001) on 100 valid chains and +0.004 (SE 0.004) on
+# 40 more (6 shared), ~0.06 s more at 300 residues; four starts were no better than two and 0.17 s
 # slower (results/templates/template_starts_valid_session14.txt). Chosen by energy instead (session
 # 11), several starts had not helped.
 TEMPLATE_STARTS = 2

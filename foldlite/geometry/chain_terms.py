@@ -20,6 +20,7 @@ from .backbone import CB_OFFSET
 
 NORM_EPS = 1e-8  # Å², inside the square roots of unit vectors: smooth at zero length
 CROSS_EPS = 1e-12  # Å⁴, keeps a torsion's gradient finite when three Cα are collinear
+_OFFSET = tuple(float(c) for c in CB_OFFSET)  # Å along ex, ey, ez, as Python floats for scalar products
 
 
 def _unit(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,7 +56,7 @@ def virtual_cb(ca: torch.Tensor) -> tuple[torch.Tensor, CbFrame | None]:
     ex, norm_x = _unit(nxt - prev)
     ey, norm_y = _unit(2.0 * mid - prev - nxt)  # = bisector away from the bend when bonds are equal
     ez = torch.linalg.cross(ex, ey)
-    o = [float(c) for c in CB_OFFSET]
+    o = _OFFSET
     offset = o[0] * ex + o[1] * ey + o[2] * ez  # [L-2, B, 3]
     offset = torch.cat([offset[:1], offset, offset[-1:]])  # [L, B, 3]
     return ca + offset, CbFrame(ex, ey, norm_x, norm_y)
@@ -65,7 +66,7 @@ def virtual_cb_backward(frame: CbFrame | None, grad_cb: torch.Tensor) -> torch.T
     """dE/dCβ [L, B, 3] -> its contribution to dE/dCα [L, B, 3] (the direct Cβ = Cα + ... part included)."""
     if frame is None:
         return grad_cb
-    o = [float(c) for c in CB_OFFSET]
+    o = _OFFSET
     grad_offset = grad_cb[1:-1].clone()  # [L-2, B, 3]; the end residues' offsets are their neighbours'
     grad_offset[0] += grad_cb[0]
     grad_offset[-1] += grad_cb[-1]

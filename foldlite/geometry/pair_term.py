@@ -91,8 +91,8 @@ class PairGroup:
         if self.num_pairs == 0:
             return (points.new_zeros(batch) if need_value else None), torch.zeros_like(points)
         dtype = points.dtype
-        s = self.incidence if dtype == torch.float32 else self.incidence.to(dtype)
-        diff = s @ points.reshape(length, -1)  # [M, B*6] Cα and Cβ difference vectors, (b, atom, xyz)
+        # [M, B*6]: Cα and Cβ difference vectors of each pair, columns (b, atom, xyz)
+        diff = self.incidence.to(dtype) @ points.reshape(length, -1)
         xyz_sum = _xyz_sum(batch, dtype)  # [2B, 6B]
         dist = (xyz_sum @ (diff * diff).t()).add_(1e-8).sqrt_()  # [2B, M]: rows Cα of each trace, then Cβ
         d_ca, d_cb = dist[:batch], dist[batch:]  # [B, M] each

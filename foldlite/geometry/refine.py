@@ -87,9 +87,12 @@ def smoothed_neg_log(probs: np.ndarray, circular: bool = False, mix: float = 0.2
     return -np.log(mixed / mixed.sum(-1, keepdims=True))
 
 
-def _virtual_cb(ca: torch.Tensor) -> torch.Tensor:
-    """Cα traces [L, B, 3] -> virtual Cβ [L, B, 3] (chain_terms.virtual_cb without its frame)."""
-    return virtual_cb(ca)[0]
+def _knot_slopes(values: np.ndarray) -> np.ndarray:
+    """-log P at the knots [N, 65] -> slopes [N, 66] (per Å): column k + 1 is the segment from knot k to
+    k + 1; columns 0 and 65 (left of the first knot, right of the last one) are 0."""
+    slopes = np.zeros((len(values), NUM_DISTOGRAM_CLASSES + 1), np.float32)
+    slopes[:, 1:-1] = np.diff(values, axis=-1) / BIN_WIDTH
+    return slopes
 
 
 class _Energy:
@@ -128,13 +131,9 @@ class _Energy:
         # Shifted so a far pair beyond 22 Å adds exactly 0 whether or not it is active: energies
         # then do not depend on the active set (which all traces of a batch share).
         far_values -= far_values[:, -1:]
-        values = np.concatenate([smoothed_neg_log(probs[iu[informative], ju[informative]]),
-                                 far_values])  # [M + 1, 65] at KNOTS
-        # slopes[:, k + 1] = slope (per Å) of the segment from knot k to k + 1; columns 0 and 65
-        # (left of the first knot, right of the last one) are 0.
-        slopes = np.zeros((len(values), NUM_DISTOGRAM_CLASSES + 1), np.float32)  # [M + 1, 66]
-        slopes[:, 1:-1] = np.diff(values, axis=-1) / BIN_WIDTH
-        self.far_values, self.far_slopes = torch.from_numpy(values[-1]), torch.from_numpy(slopes[-1])
+        values = smoothed_neg_log(probs[iu[informative], ju[informative]])  # [M, 65] at KNOTS
+        self.far_values = torch.from_numpy(far_values[0])  # [65], shared by every far pair
+        self.far_slopes = torch.from_numpy(_knot_slopes(far_values)[0])  # [66]
         inf_i, inf_j = torch.from_numpy(iu[informative]), torch.from_numpy(ju[informative])
         sep = inf_j - inf_i
         low, high = CA_I2_RANGE
@@ -146,7 +145,7 @@ class _Energy:
             inf_i, inf_j, length, ca_lo=by_separation(CA_CA_DISTANCE, low, weights.clash_distance),
             ca_hi=by_separation(CA_CA_DISTANCE, high, CLASH_CEILING),
             ca_2w=2.0 * by_separation(weights.bond, weights.angle, weights.clash),
-            values=torch.from_numpy(values[:-1]), slopes=torch.from_numpy(slopes[:-1]),
+            values=torch.from_numpy(values), slopes=torch.from_numpy(_knot_slopes(values)),
             distogram_weight=weights.distogram)
         # far pairs are all |i - j| >= 3 (closer ones are informative): clash only
         self.far_i = torch.from_numpy(iu[~informative])
@@ -172,7 +171,7 @@ class _Energy:
         """Activate the far pairs whose virtual-Cβ distance is now within reach of 22 Å."""
         if len(self.far_i) == 0:
             return
-        cb = _virtual_cb(x)  # [L, B, 3]
+        cb, _ = virtual_cb(x)  # [L, B, 3]
         d = (cb.index_select(0, self.far_i) - cb.index_select(0, self.far_j)).norm(dim=-1)  # [F, B]
         close = (d < KNOTS[-1] + self.far_margin).any(dim=1)
         self.set_active_far(torch.nonzero(close).flatten())

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from foldlite.geometry import backbone, confidence, distances, hand, mds, refine, vectors
+from foldlite.geometry import backbone, chain_terms, confidence, distances, hand, mds, refine, vectors
 from foldlite.geometry import reconstruct as reconstruct_module
 from foldlite.geometry.reconstruct import DEFAULT_RESTARTS, TEMPLATE_START_RESTARTS, reconstruct
 from foldlite.geometry.backbone import ca_virtual_torsions, ideal_cb
@@ -274,7 +274,7 @@ def test_pair_gradient_matches_finite_differences(small_sharp):
 
 def test_virtual_cb_close_to_real_cb():
     xyz = load_chain("large")
-    vcb = refine._virtual_cb(torch.from_numpy(xyz[:, None, 1])).numpy()[:, 0]
+    vcb = chain_terms.virtual_cb(torch.from_numpy(xyz[:, None, 1]))[0].numpy()[:, 0]
     err = np.linalg.norm(vcb - chain_cb(xyz), axis=-1)
     assert np.sqrt(np.mean(err ** 2)) < 0.6  # measured 0.4 Å (fitted offset, not per residue)
 

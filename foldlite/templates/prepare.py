@@ -68,7 +68,7 @@ class PreparedTemplates:
     """The templates found for one query of `length` residues (no library: none found).
 
     features: the network's template input, or None; used: describe() of each hit, best first;
-    trusted: some hit is above the identity floor (weight > 0).
+    trusted_hits: the hits above the identity floor (weight > 0); trusted: there is one.
     """
 
     length: int
@@ -79,8 +79,12 @@ class PreparedTemplates:
     used: list[dict] = field(default_factory=list)
 
     @property
+    def trusted_hits(self) -> list[Hit]:
+        return [hit for hit, described in zip(self.hits, self.used) if described["weight"] > 0]
+
+    @property
     def trusted(self) -> bool:
-        return any(t["weight"] > 0 for t in self.used)
+        return bool(self.trusted_hits)
 
     @property
     def restrains(self) -> bool:
@@ -98,11 +102,10 @@ class PreparedTemplates:
 
     def starts(self) -> list[np.ndarray]:
         """Extra refinement starts when options.start: the Cα traces [L, 3] of the first TEMPLATE_STARTS
-        trusted hits (weight > 0), best first."""
+        trusted hits, best first."""
         if not self.options.start:
             return []
-        trusted = [hit for hit in self.hits if template_weight(hit.identity) > 0][:TEMPLATE_STARTS]
-        return [template_ca(hit, self.library, self.length) for hit in trusted]
+        return [template_ca(hit, self.library, self.length) for hit in self.trusted_hits[:TEMPLATE_STARTS]]
 
 
 def prepare_templates(sequence: str, library: Library | None,

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 
 from foldlite.templates import prepare
-from foldlite.templates.prepare import TemplateOptions, prepare_templates
+from foldlite.templates.prepare import TemplateOptions, describe, prepare_templates
 from foldlite.templates.restraints import template_ca, template_weight
 
 
@@ -29,8 +29,12 @@ def test_untrusted_hits_are_never_starts_and_options_can_turn_starts_off(chainse
     found = _prepared(chainset, library, "1P2F_A")
     floor = [dataclasses.replace(hit, identity=0.0) for hit in found.hits]  # below every identity floor
     assert all(template_weight(hit.identity) == 0 for hit in floor)
-    assert dataclasses.replace(found, hits=floor).starts() == []
-    mixed = dataclasses.replace(found, hits=[floor[0], *found.hits[1:]])  # the best hit untrusted
+
+    def with_hits(hits):
+        return dataclasses.replace(found, hits=hits, used=[describe(hit) for hit in hits])
+
+    assert with_hits(floor).starts() == [] and not with_hits(floor).trusted
+    mixed = with_hits([floor[0], *found.hits[1:]])  # the best hit untrusted
     np.testing.assert_array_equal(mixed.starts()[0], template_ca(found.hits[1], library, found.length))
     off = dataclasses.replace(found, options=dataclasses.replace(found.options, start=False))
     assert off.starts() == []

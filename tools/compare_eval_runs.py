@@ -12,6 +12,11 @@ import argparse
 import csv
 import math
 import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the groups of template_groups.py
+from template_groups import GROUPS, identity_group  # noqa: E402
 
 COLUMNS = ("tm_none", "tm_restrained", "lddt_none", "lddt_restrained", "plddt_none", "plddt_restrained",
            "seconds_none", "seconds_restrained")
@@ -23,13 +28,9 @@ def read_rows(path: str) -> dict[str, dict]:
         return {row["name"]: row for row in csv.DictReader(handle)}
 
 
-def identity_group(row: dict) -> str:
-    """The template-identity group of tools/template_groups.py for one CSV row."""
+def _best_identity(row: dict) -> float:
     text = row.get("best_identity", "")
-    identity = float(text) if text not in ("", "nan") else math.nan
-    if math.isnan(identity):
-        return "no template"
-    return ">= 30 %" if identity >= 0.3 else "15-30 %" if identity >= 0.15 else "< 15 %"
+    return float(text) if text not in ("", "nan") else math.nan
 
 
 def compare(first: dict[str, dict], second: dict[str, dict]) -> list[str]:
@@ -48,8 +49,8 @@ def compare(first: dict[str, dict], second: dict[str, dict]) -> list[str]:
                      f"difference {statistics.mean(diff):+.4f} (SE {error:.4f}), min {min(diff):+.4f}, "
                      f"max {max(diff):+.4f}, up {sum(d > MOVED for d in diff)}, down {sum(d < -MOVED for d in diff)}")
     if "tm_restrained" in first[names[0]] and "tm_restrained" in second[names[0]]:
-        for group in (">= 30 %", "15-30 %", "< 15 %", "no template"):
-            members = [name for name in names if identity_group(first[name]) == group]
+        for group in GROUPS:
+            members = [name for name in names if identity_group(_best_identity(first[name])) == group]
             if members:
                 before = statistics.mean(float(first[name]["tm_restrained"]) for name in members)
                 after = statistics.mean(float(second[name]["tm_restrained"]) for name in members)

@@ -14,6 +14,16 @@ import sys
 import numpy as np
 
 
+GROUPS = (">= 30 %", "15-30 %", "< 15 %", "no template")  # in the order the table shows them
+
+
+def identity_group(identity: float) -> str:
+    """The group of a chain whose best template has this identity (NaN: no template found)."""
+    if math.isnan(identity):
+        return "no template"
+    return ">= 30 %" if identity >= 0.30 else "15-30 %" if identity >= 0.15 else "< 15 %"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("csv")
@@ -23,13 +33,11 @@ def main(argv=None) -> int:
         rows = list(csv.DictReader(handle))
     mode = args.mode
     value = lambda r, k: float(r[k]) if r.get(k) not in (None, "", "nan") else math.nan  # noqa: E731
-    groups = {">= 30 %": lambda i: i >= 0.30, "15-30 %": lambda i: 0.15 <= i < 0.30,
-              "< 15 %": lambda i: i < 0.15, "no template": math.isnan}
     has_none = "tm_none" in rows[0]
     print(f"{'best template identity':<24} {'n':>3} {'TM ' + mode:>15} {'TM copy':>8} {'gain':>7} "
           + (f"{'TM single':>10} " if has_none else "") + f"{'lDDT ' + mode:>17} {'lDDT copy':>10}")
-    for label, test in groups.items():
-        chosen = [r for r in rows if test(value(r, "best_identity"))]
+    for label in GROUPS:
+        chosen = [r for r in rows if identity_group(value(r, "best_identity")) == label]
         if not chosen:
             print(f"{label:<24} {0:>3}")
             continue

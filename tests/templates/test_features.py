@@ -54,6 +54,48 @@ def test_embedding_bins_distances_exactly_like_the_distogram_targets():
     assert bins.tolist() == distance_to_class(distances.numpy()).tolist()
 
 
+def _direct_template_update(module: TemplateEmbedding, distance, residue):
+    """TemplateEmbedding's definition written out: per pair, the mean over the templates covering
+    it of embed(bin) + left(residue i) + right(residue j), zero where none covers it."""
+    batch, count, length, _ = distance.shape
+    out = torch.zeros(batch, length, length, module.distance.embedding_dim, dtype=residue.dtype)
+    for b in range(batch):
+        for i in range(length):
+            for j in range(length):
+                terms = [module.distance.weight[torch.bucketize(distance[b, t, i, j], module.edges, right=True)]
+                         + module.left(residue[b, t, i]) + module.right(residue[b, t, j])
+                         for t in range(count)
+                         if residue[b, t, i, 0] > 0 and residue[b, t, j, 0] > 0 and not torch.isnan(distance[b, t, i, j])]
+                if terms:
+                    out[b, i, j] = torch.stack(terms).mean(0)
+    return out
+
+
+def test_template_embedding_is_the_mean_over_covering_templates_with_its_gradient():
+    generator = torch.Generator().manual_seed(3)
+    module = TemplateEmbedding(5).double()
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    distance, residue = _inputs(9, templates=3, seed=3)
+    distance, residue = distance.double(), residue.double()
+    residue[..., 1:] = torch.rand(residue[..., 1:].shape, generator=generator, dtype=torch.float64)  # i and j differ
+    residue[0, 1, 2, 0] = 0.0  # template 1 leaves residue 2 out: pairs of 2 average two templates
+    distance[0, 2, 4:6] = float("nan")  # and template 2 has no distance for rows 4-5
+    expected = _direct_template_update(module, distance, residue)
+    got = module(distance, residue)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(module(distance, residue, rows=slice(3, 7)), expected[:, 3:7])
+    assert got[0, 7, 1].abs().sum() == 0 and got[0, 8, 8].abs().sum() == 0  # unaligned residues: nothing
+    # the gradient of the parameters is the direct formula's
+    probe = torch.randn(expected.shape, generator=generator, dtype=torch.float64)
+    grads = torch.autograd.grad((module(distance, residue) * probe).sum(), list(module.parameters()))
+    direct = torch.autograd.grad((_direct_template_update(module, distance, residue) * probe).sum(),
+                                 list(module.parameters()))
+    for a, b in zip(grads, direct):
+        torch.testing.assert_close(a, b)
+
+
 def _inputs(length: int, templates: int = 2, seed: int = 0):
     rng = np.random.default_rng(seed)
     coords = rng.normal(scale=6.0, size=(length, 3))

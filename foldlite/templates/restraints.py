@@ -132,14 +132,15 @@ def template_restraints(hits: list[Hit], library: Library, query_length: int) ->
         sigma = DISTANCE_SIGMA + DISTANCE_SIGMA_SLOPE * (1.0 - hit.identity)
         for lo in range(0, len(q), _ROW_CHUNK):
             rows = q[lo:lo + _ROW_CHUNK]
-            chunk = dist[lo:lo + _ROW_CHUNK]  # [c, A]
-            probs = np.zeros(chunk.shape + (NUM_DISTOGRAM_CLASSES,), dtype=np.float32)  # [c, A, 65]
-            # most pairs of a large protein lie far beyond 22 Å: overflow class outright, and only
-            # the rest are binned (P(d < 22 Å) beyond 22 + 5 sigma is < 3e-7)
-            probs[..., OVERFLOW] = 1.0
+            chunk, chunk_w = dist[lo:lo + _ROW_CHUNK], pair_w[lo:lo + _ROW_CHUNK]  # [c, A] each
+            # most pairs of a large protein lie far beyond 22 Å: all their weight goes to the overflow
+            # class, and only the rest are binned (P(d < 22 Å) beyond 22 + 5 sigma is < 3e-7). Only
+            # the near pairs' [n, 65] rows are made and added (a hit aligns each pair once: no repeats).
             near = chunk < DISTOGRAM_MAX + 5.0 * sigma
-            probs[near] = distogram_from_distances(chunk[near], sigma, np.float32)  # [n, 65]
-            acc[rows[:, None], q[None, :]] += pair_w[lo:lo + _ROW_CHUNK, :, None] * probs
+            acc[rows[:, None], q[None, :], OVERFLOW] += np.where(near, 0.0, chunk_w)
+            row, col = np.nonzero(near)  # [n] each
+            acc[rows[row], q[col]] += chunk_w[row, col, None] * distogram_from_distances(chunk[row, col], sigma,
+                                                                                           np.float32)
         block = np.ix_(q, q)
         weight_sum[block] += pair_w
         unexplained[block] *= 1.0 - pair_w
@@ -157,8 +158,9 @@ def template_restraints(hits: list[Hit], library: Library, query_length: int) ->
     # Σ w P / Σ w, in place and by row blocks: at L = 2000 a [L, L, 65] float32 array is 1 GB
     for lo in range(0, length, _ROW_CHUNK):
         rows = slice(lo, lo + _ROW_CHUNK)
-        total = weight_sum[rows, :, None]  # [c, L, 1]
-        acc[rows] = np.where(total > 0, acc[rows] / np.maximum(total, 1e-12), 1.0 / NUM_DISTOGRAM_CLASSES)
+        total = weight_sum[rows]  # [c, L]
+        acc[rows] /= np.maximum(total, 1e-12)[..., None]
+        acc[rows][total <= 0] = 1.0 / NUM_DISTOGRAM_CLASSES
     distogram = acc
     pair_weight = np.minimum(1.0 - unexplained, MAX_WEIGHT).astype(np.float32)
     np.fill_diagonal(pair_weight, 0.0)  # a residue's distance to itself needs no template

@@ -10,7 +10,7 @@ the bundled sample chain set. Every stage runs in a fresh subprocess, so each pe
   (foldlite.api.run_network, no attention kept). Its distogram and Cα-torsion probabilities are saved
   to a temporary file for the next stage.
 - geometry: read those, then foldlite.geometry.reconstruct with the settings fold() uses for model 1
-  (3 restarts, 2 of them clean), seed 0.
+  (reconstruct.DEFAULT_RESTARTS restarts, none jittered), seed 0.
 
 "peak RSS" is the child's ru_maxrss (getrusage) at the end; "before" is its RSS just before the timed
 step (imports, weights and, for geometry, the input distogram already loaded), so peak - before is
@@ -104,7 +104,7 @@ def child_geometry(length: int, threads: int | None, scratch: str) -> dict:
     assert distogram.shape[0] == length
     before = _rss_mb()
     tick = time.perf_counter()
-    reconstruct(distogram, ca_torsion, seed=0, num_restarts=3, clean_restarts=2)  # as fold() model 1
+    reconstruct(distogram, ca_torsion, seed=0, clean_restarts=2)  # as fold() model 1 (single sequence)
     seconds = time.perf_counter() - tick
     return {"seconds": seconds, "peak_rss_mb": _peak_mb(), "rss_before_mb": before}
 

@@ -171,7 +171,7 @@ def test_reconstruct_sharp_distogram_real_chain(small_sharp):
     assert np.all(np.abs(bonds - 3.8) < 0.2), (bonds.min(), bonds.max())
     nonlocal_ = vectors.pairwise_distances(result.ca)[np.triu_indices(len(xyz), 3)]
     assert nonlocal_.min() > 3.5  # no clashes
-    assert len(result.restart_losses) == 3
+    assert len(result.restart_losses) == DEFAULT_RESTARTS
     assert result.loss == result.restart_losses[result.best_restart]
     assert set(result.timings) >= {"mds", "refine", "choice", "total"}
     # the chosen structure's own expected lDDT comes back with it
@@ -186,13 +186,14 @@ def test_the_structure_with_the_highest_expected_lddt_is_chosen(small_sharp, mon
     np.testing.assert_allclose(plain.expected_lddt, confidence.expected_lddt(probs, plain.coords[:, 4]))
     real = reconstruct_module.expected_lddt_of_each
 
-    def favour_the_last(distogram, cbs):  # the real scores, but the last structure made the likeliest
-        scores = real(distogram, cbs)
-        return scores[:-1] + [np.ones_like(scores[-1])]
+    for favoured in (0, DEFAULT_RESTARTS - 1):
+        def favour(distogram, cbs):  # the real scores, but one structure made the likeliest
+            scores = real(distogram, cbs)
+            scores[favoured] = np.ones_like(scores[favoured])
+            return scores
 
-    monkeypatch.setattr(reconstruct_module, "expected_lddt_of_each", favour_the_last)
-    result = reconstruct(probs, torsions, seed=0)
-    assert result.best_restart == 2
+        monkeypatch.setattr(reconstruct_module, "expected_lddt_of_each", favour)
+        assert reconstruct(probs, torsions, seed=0).best_restart == favoured
 
 
 def test_reconstruct_without_torsions_picks_hand_from_virtual_cb(small_sharp):

@@ -17,7 +17,7 @@ from foldlite.geometry.backbone import ca_virtual_torsions
 from foldlite.cli import main
 from foldlite.geometry.confidence import expected_lddt
 from foldlite.constants import angle_to_bin
-from foldlite.geometry.reconstruct import reconstruct
+from foldlite.geometry.reconstruct import DEFAULT_RESTARTS, reconstruct
 from foldlite.templates.library import Library
 from foldlite.evaluation.metrics import tm_score
 from foldlite.templates.restraints import MAX_WEIGHT, combine, template_restraints, template_weight
@@ -111,7 +111,7 @@ def test_no_templates_is_the_network_only_pipeline(chain, model):
     assert a.templates == [] and a.restrained_distogram is None and a.summary()["templates"] == []
     # exactly what fold() did before templates existed
     net = run_network(model, chain.sequence, keep_attention=False)
-    result = reconstruct(net.distogram, net.ca_torsion, seed=2, num_restarts=3, clean_restarts=2,
+    result = reconstruct(net.distogram, net.ca_torsion, seed=2, num_restarts=DEFAULT_RESTARTS, clean_restarts=2,
                          weights=SINGLE_SEQUENCE_WEIGHTS)  # fold()'s geometry without template restraints
     assert np.array_equal(a.structure.coords, result.coords - result.coords[:, 1].mean(axis=0))  # fold centres it
     np.testing.assert_allclose(a.plddt, model.calibration(expected_lddt(net.distogram, result.coords[:, 4])))

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
+    import foldlite
     from foldlite.data.chains import ChainSet
     from foldlite.evaluation.benchmark import select_chains
     from foldlite.model.network import PAIR_ROW_CHUNK, TemplateEmbedding
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         for parameter in embedding.parameters():
             parameter.normal_(generator=torch.Generator().manual_seed(0))
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
-          f"{torch.get_num_threads()} threads; code: {root}; library: {library.path} ({len(library)} chains)")
+          f"{torch.get_num_threads()} threads; code: {Path(foldlite.__file__).parent.parent}; library: {library.path} ({len(library)} chains)")
     print(f"{'chain':10} {'split':5} {'L':>4} {'hits':>4} {'prefilter':>9} {'restraints':>10} {'embedding':>9}   (s)")
     rows = []
     for index in picked:

@@ -295,7 +295,10 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     exclude_templates (chain names) and max_template_identity (e.g. 0.95) keep the query itself and
     its copies out, for benchmarking. template_evalue: the search's E-value cut-off (default
     foldlite.templates.search.DEFAULT_MAX_EVALUE). template_start: also refine from the best
-    template's Cα trace beside the MDS restarts (num_restarts: see reconstruct); the lowest energy wins.
+    templates' Cα traces beside the MDS restarts (num_restarts: see reconstruct); the refined structure
+    the distogram finds likeliest is kept. seed: the geometry's; the first model's starts are not
+    jittered, so a single-sequence or template fold is the same for every seed (fold_models' later
+    models are seeded).
     num_models: must be 1 (kept so that older calls asking for several get a clear message).
     modified: the substitutions already made in a canonical `sequence` (FastaRecord.modified); by
     default they are read off `sequence`. Any substitution (U as C, O as K, B/Z/J as X) is reported

@@ -68,6 +68,18 @@ def test_same_seed_same_structure_and_models_are_ranked(model):
         foldlite.fold(SEQ, model=model, num_models=3)
 
 
+def test_the_first_model_does_not_depend_on_the_seed_and_later_models_do(model):
+    # model 1 starts from the clean MDS solution in both hands (fold()'s docstring); later models jitter.
+    # Models are ranked by pLDDT, so each is found by its own seed (seed, seed + 1).
+    runs = {seed: foldlite.fold_models(SEQ, model=model, seed=seed, num_models=2, templates=None) for seed in (0, 7)}
+
+    def coords(seed, model_seed):
+        return next(p for p in runs[seed] if p.seed == model_seed).structure.coords
+
+    np.testing.assert_array_equal(coords(0, 0), coords(7, 7))
+    assert not np.array_equal(coords(0, 1), coords(7, 8))
+
+
 def test_fold_fasta_streams_predictions(model, tmp_path):
     fasta = tmp_path / "two.fasta"
     fasta.write_text(f">a\n{SEQ}\n>b\n{SEQ[:20]}\n")

@@ -201,7 +201,7 @@ from foldlite.geometry.vectors import mirror, superpose
 
 completed = complete_distances(distances, trust)
 start = stress_polish(classical_mds(completed), completed, np.where(trust >= MIN_TRUSTED_WEIGHT, trust, 0.005), 20)
-result = reconstruct(net.distogram, net.ca_torsion, seed=0, num_restarts=3,
+result = reconstruct(net.distogram, net.ca_torsion, seed=0,
                      weights=SINGLE_SEQUENCE_WEIGHTS)  # what fold() uses without templates
 ca = result.coords[:, 1]
 stages = {"MDS (Cβ trace)": start, "MDS, mirrored": mirror(start), "refined": ca, "refined, mirrored": mirror(ca)}

@@ -295,10 +295,8 @@ def fold(sequence: str, model: LoadedModel | None = None, seed: int = 0, num_mod
     exclude_templates (chain names) and max_template_identity (e.g. 0.95) keep the query itself and
     its copies out, for benchmarking. template_evalue: the search's E-value cut-off (default
     foldlite.templates.search.DEFAULT_MAX_EVALUE). template_start: also refine from the best
-    templates' Cα traces beside the MDS restarts (num_restarts: see reconstruct); the refined structure
-    the distogram finds likeliest is kept. seed: the geometry's; the first model's starts are not
-    jittered, so a single-sequence or template fold is the same for every seed (fold_models' later
-    models are seeded).
+    templates' Cα traces beside the MDS restarts (num_restarts: see reconstruct); the likeliest refined
+    structure is kept. Its starts are not jittered: the seed matters only to fold_models' later models.
     num_models: must be 1 (kept so that older calls asking for several get a clear message).
     modified: the substitutions already made in a canonical `sequence` (FastaRecord.modified); by
     default they are read off `sequence`. Any substitution (U as C, O as K, B/Z/J as X) is reported
@@ -361,8 +359,7 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
     predictions = []
     for k in range(num_models):
         tick = time.perf_counter()
-        # model 1 keeps the clean (un-jittered) MDS starts; later models start only from seeded jitter,
-        # so every seed really gives a different structure
+        # model 1 keeps the clean MDS starts; later ones are all seeded jitter (a different structure each)
         result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
                              clean_restarts=2 if k == 0 else 0, extra_starts=starts, weights=weights, **schedule)
         structure = _structure(result.coords, sequence, record_id, model.calibration.for_fold(found.restrains),

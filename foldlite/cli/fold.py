@@ -20,7 +20,8 @@ def _add_fold(sub) -> None:
     p.add_argument("--id", default="query", help="record id for --sequence (default: query)")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
-    p.add_argument("--seed", type=_seed, default=0, help="geometry seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0,
+                   help="geometry seed (default 0); the first model starts unjittered: it changes the later models")
     p.add_argument("--num-models", type=_positive_int, default=1,
                    help="structures per record from seeds seed..seed+N-1, ranked by mean pLDDT")
     p.add_argument("--format", choices=("pdb", "cif"), default="pdb",

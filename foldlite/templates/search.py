@@ -34,6 +34,7 @@ K = 3  # k-mer length of the prefilter
 WORD_THRESHOLD = 12  # a library 3-mer is a hit for a query 3-mer when their BLOSUM62 score is >= this
 HIT_BUDGET = 2_000_000  # max k-mer hits per query; long queries raise the threshold to stay under it
 MAX_DIAGONALS = 40_000  # (chain, diagonal) pairs given an ungapped score, most k-mer hits first
+_INT32_KEYS_BELOW = np.iinfo(np.int32).max  # prefilter diagonal keys are int32 when they all fit below this
 _CELLS_PER_CHUNK = 2_000_000  # diagonal x query cells scored at once (~60 MB per thread)
 # threads scoring diagonals: 2 where the process may use 2 cores (more gained little on 2 cores' memory)
 _SCORE_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -195,7 +196,7 @@ def prefilter(query: str, library: Library) -> tuple[np.ndarray, np.ndarray]:
     # lies in (offset - Lq, offset + Lc); adding (c + 1) Lq keeps the chains' ranges apart. int32
     # where every key fits (the shipped library and a 2,000-residue query: < 5e7): numpy sorts 32-bit
     # integers several times faster than 64-bit ones (np.unique's sort of ~2 M keys)
-    fits = library.total_residues + (len(library) + 1) * length < np.iinfo(np.int32).max
+    fits = library.total_residues + (len(library) + 1) * length < _INT32_KEYS_BELOW
     key_type = np.int32 if fits else np.int64
     chain = library.residue_chain()[rows].astype(key_type)  # [H]
     key = rows.astype(key_type) - qi.astype(key_type) + (chain + 1) * key_type(length)

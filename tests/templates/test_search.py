@@ -122,6 +122,18 @@ def test_mutated_copy_still_finds_its_chain(chainset, library):
     assert top.coverage > 0.9
 
 
+def test_prefilter_ranks_the_same_with_int32_and_int64_diagonal_keys(chainset, library, monkeypatch):
+    from foldlite.templates import search as search_module
+
+    query = _mutate(chainset.sequence(_chain_of_length(chainset, 120, 250)), 0.4, seed=3)
+    chains, scores = search_module.prefilter(query, library)  # int32 keys: the sample library fits
+    assert len(chains) > 10
+    monkeypatch.setattr(search_module, "_INT32_KEYS_BELOW", 0)  # as for a library too large for int32
+    wide_chains, wide_scores = search_module.prefilter(query, library)
+    np.testing.assert_array_equal(wide_chains, chains)
+    np.testing.assert_array_equal(wide_scores, scores)
+
+
 def test_fragment_finds_its_parent(chainset, library):
     index = _chain_of_length(chainset, 200, 400)
     fragment = chainset.sequence(index)[40:120]

@@ -156,12 +156,11 @@ def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None
         scores = expected_lddt_of_each(probs, [c[:, 4] for c in candidates])
         best = int(np.argmax([s.mean() for s in scores]))
         coords, confidence = candidates[best], scores[best]
-        timings["choice"] = time.perf_counter() - tick
     else:  # without torsions the hands compete on the energy (the virtual Cβ is chiral)
         best = int(np.argmin(final))
         coords = build_backbone(traces[:, best])
         confidence = expected_lddt_of_each(probs, [coords[:, 4]])[0]
-        timings["choice"] = time.perf_counter() - tick
+    timings["choice"] = time.perf_counter() - tick
     timings["total"] = time.perf_counter() - start
     return GeometryResult(coords=coords, ca=coords[:, 1].copy(), loss=float(final[best]),
                           restart_losses=[float(v) for v in final], hand_flipped=bool(flipped[best]),

@@ -118,8 +118,8 @@ def warm_up(library: Library) -> None:
 
 
 def _word_hits(query_codes: np.ndarray, starts: np.ndarray, positions: np.ndarray):
-    """(query positions [H], library rows [H]) of all neighbourhood-word hits; the threshold rises
-    above WORD_THRESHOLD for long or repetitive queries until H <= HIT_BUDGET."""
+    """(query positions [H] int64, library rows [H] in positions' int32) of all neighbourhood-word hits;
+    the threshold rises above WORD_THRESHOLD for long or repetitive queries until H <= HIT_BUDGET."""
     qpos = np.flatnonzero(query_codes >= 0)
     qcodes = query_codes[qpos]  # [Q]
     scores = score_matrix().astype(np.int16)
@@ -139,7 +139,7 @@ def _word_hits(query_codes: np.ndarray, starts: np.ndarray, positions: np.ndarra
     total = int(counts.sum())
     # gather the postings of every (query position, word) pair: hit h reads positions[first[h] + h]
     first = np.repeat(starts[word] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    rows = positions[first + np.arange(total)].astype(np.int64)  # [H]
+    rows = positions[first + np.arange(total)]  # [H]; prefilter widens them only where its keys need it
     return np.repeat(qpos[q_row], counts), rows
 
 

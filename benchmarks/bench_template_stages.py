@@ -10,8 +10,8 @@ out). Per chain it prints the best of --repeats timings of
   prefilter   foldlite.templates.search.prefilter (k-mer words, diagonals, ungapped scores), scaled
               to 300 residues (s x 300 / L)
   restraints  foldlite.templates.restraints.template_restraints for the hits fold() uses
-  embedding   the network's TemplateEmbedding over all rows, in fold()'s row chunks, for the same
-              number of templates (random weights: its time does not depend on them)
+  embedding   the shipped network's TemplateEmbedding over all rows, in fold()'s row chunks, for the
+              same templates
 With --root CHECKOUT the stages of that checkout are timed instead (e.g. a `git worktree` of an older
 commit), so two versions can be compared in alternating runs; the machine line names the CPU.
 """
@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     import foldlite
     from foldlite.data.chains import ChainSet
     from foldlite.evaluation.benchmark import select_chains
-    from foldlite.model.network import PAIR_ROW_CHUNK, TemplateEmbedding
+    from foldlite.api import load_model
+    from foldlite.model.network import PAIR_ROW_CHUNK
     from foldlite.templates import search
     from foldlite.templates.features import features_from_hits
     from foldlite.templates.library import resolve_templates
@@ -67,10 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     test = chains.indices("test")
     picked = [int(test[np.argmin(np.abs(chains.lengths[test] - args.length))])]
     picked += [int(i) for i in select_chains(chains, "valid", args.count, 40, 500, seed=args.seed)]
-    embedding = TemplateEmbedding(64).eval()
-    with torch.no_grad():
-        for parameter in embedding.parameters():
-            parameter.normal_(generator=torch.Generator().manual_seed(0))
+    embedding = load_model().network.pair_stack.template  # the shipped weights' own size and values
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
           f"{torch.get_num_threads()} threads; code: {Path(foldlite.__file__).parent.parent}; library: {library.path} ({len(library)} chains)")
     print(f"{'chain':10} {'split':5} {'L':>4} {'hits':>4} {'prefilter':>9} {'restraints':>10} {'embedding':>9}   (s)")

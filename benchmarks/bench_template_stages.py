@@ -58,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     from foldlite.model.network import PAIR_ROW_CHUNK
     from foldlite.templates import search
     from foldlite.templates.features import features_from_hits
-    from foldlite.templates.library import resolve_templates
+    try:
+        from foldlite.templates.resolve import resolve_templates
+    except ImportError:  # a checkout from before session 16 (--root)
+        from foldlite.templates.library import resolve_templates
     from foldlite.templates.restraints import template_restraints
     from machine import cpu_name
 

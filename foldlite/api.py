@@ -35,7 +35,7 @@ from .model.network import FoldliteModel, softmax_in_place
 from .model.precision import autocast_context
 from .structure import Structure
 from .templates.features import TemplateFeatures
-from .templates.library import resolve_templates
+from .templates.resolve import resolve_templates
 from .templates.prepare import RESTRAIN_GEOMETRY, TemplateOptions, prepare_templates
 from .templates.search import DEFAULT_MAX_EVALUE
 from .tokenizer import describe_modified, encode_canonical, modified_residues, normalize_sequence

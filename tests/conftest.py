@@ -1,6 +1,11 @@
 """Shared fixtures: a tiny untrained model saved as a weights file (tests must not depend on training)."""
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +15,11 @@ from foldlite.config import ModelConfig, PairConfig, TrunkConfig
 from foldlite.model.network import FoldliteModel
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+# libraries are memory-mapped from a disk cache (foldlite.templates.mapped): the tests, and the
+# processes they start, keep theirs in a folder of their own instead of the user's ~/.cache/foldlite
+os.environ["FOLDLITE_CACHE_DIR"] = tempfile.mkdtemp(prefix="foldlite-test-cache-")
+atexit.register(shutil.rmtree, os.environ["FOLDLITE_CACHE_DIR"], True)
 
 TINY_CONFIG = ModelConfig(
     trunk=TrunkConfig(d_model=32, num_layers=2, num_heads=4, ffn_multiplier=2, max_relative_position=8,

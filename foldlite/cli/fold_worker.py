@@ -191,7 +191,8 @@ class RecordFolder:
         import torch
 
         from ..api import load_model
-        from ..templates.library import library_label, resolve_templates
+        from ..templates.library import library_label
+        from ..templates.resolve import resolve_templates
 
         from ..model.precision import use_bf16
 
@@ -228,7 +229,7 @@ class RecordFolder:
         the chains it found, its hits handed to find_templates through remember_templates."""
         if self.search is None or self.templates is None:
             return self.library, 0.0
-        from ..templates.library import resolve_templates
+        from ..templates.resolve import resolve_templates
         from ..templates.search import remember_templates
         from ..templates.service import SearchServiceError
 
@@ -244,25 +245,28 @@ class RecordFolder:
         return library, time.perf_counter() - tick
 
     def _ask_for_figures(self, task: RecordTask, predictions) -> list:
-        """Per prediction: a function () -> its PNG bytes, already being drawn in the figure process;
-        None (drawn in write_prediction) without a figure process or plots."""
+        """Per prediction: a function () -> its PNG bytes, drawn in the figure process; None (drawn in
+        write_prediction) without a figure process or plots. The first call hands the record's figure
+        data over, so that write_prediction's time ("outputs") includes the hand-over: it waits while the
+        figure process, which only runs on CPU time the fold leaves, still draws the figure's frame."""
         if self.figures is None or not self.job.plots:
             return [None] * len(predictions)
         from ..io.plots import figure_data
 
-        keys = [(task.index, rank) for rank in range(len(predictions))]
-        contents = [figure_data(prediction) for prediction in predictions]
-        for key, data in zip(keys, contents):
-            self.figures.request(key, data)
-        return [lambda key=key, data=data: self._figure(key, data) for key, data in zip(keys, contents)]
+        requests = [((task.index, rank), figure_data(prediction)) for rank, prediction in enumerate(predictions)]
+        unsent = list(requests)  # emptied by the first call
+        return [lambda key=key, data=data: self._figure(key, data, unsent) for key, data in requests]
 
-    def _figure(self, key, data) -> bytes:
-        """The PNG of `data` (a FigureData) asked for under `key`; drawn here if the process is gone."""
+    def _figure(self, key, data, unsent: list) -> bytes:
+        """The PNG of `data` (a FigureData) under `key`, after asking for the record's figures still in
+        `unsent` ((key, data) pairs; emptied); drawn here if the process is gone."""
         from ..io.figure_service import FigureServiceError
         from ..io.plots import figure_png
 
         if self.figures is not None:
             try:
+                while unsent:
+                    self.figures.request(*unsent.pop(0))
                 return self.figures.result(key)
             except FigureServiceError as error:  # draw here from now on (the same figure)
                 print(f"foldlite fold: warning: {error}; drawing figures in this process from now on",

@@ -6,8 +6,10 @@ critical path. The figure process (spawned at the start beside the search proces
 scheduling class) imports matplotlib while the folding process imports torch and loads the model, in
 the CPU time those and the search leave. When a record starts, it draws the
 frame of a figure of that length (axes, ticks, labels: ~0.35 s) in the CPU time the search and the
-fold leave; once the fold is done, it fills in the record's FigureData (foldlite.io.plots: a few
-[L, L] maps, ~2 MB at 300 residues; ~0.1 s) while the folding process makes the record's other files.
+fold leave; once the fold is done and its files are being made, it fills in the record's FigureData
+(foldlite.io.plots: a few [L, L] maps, ~2 MB at 300 residues; ~0.1 s), which the folding process hands
+over when it needs the PNG (so that the hand-over, which waits while this process is still drawing the
+frame, counts in the record's "outputs" time).
 
     figures = FigureService()                 # spawned at once; imports matplotlib
     figures.prepare(length)                   # a record starts: draw its figure's frame meanwhile

@@ -20,8 +20,10 @@ steps are small numbers, which makes the file compress to about 70 % of storing 
 
 The shipped library is every chain of pdb_chains.npz (train, valid and test: 21,067 chains of >= 10
 residues, 4.56 M residues; `foldlite library build pdb_chains.npz -o foldlite/weights/library.npz`,
-the command is kept in its provenance): 26.9 MB, ~1 s to load. In memory it stays integer (~46 MB;
-the k-mer index adds ~40 MB, the profile search's digital sequences ~5 MB); floats are made per chain.
+the command is kept in its provenance): 26.9 MB, ~0.25 s to load. In memory it stays integer (~46 MB;
+the k-mer index adds ~18 MB, the profile search's digital sequences ~5 MB); floats are made per chain.
+fold() and `foldlite fold` load libraries through foldlite.templates.resolve, which maps them and their
+search index from a disk cache after the first load (foldlite.templates.mapped).
 """
 from __future__ import annotations
 
@@ -205,43 +207,3 @@ def load_library(path: str | os.PathLike) -> Library:
     if len(library.seq) != library.total_residues or library._ca_delta.shape != (len(library.seq), 3):
         raise LibraryError(f"{path}: inconsistent library arrays (lengths do not add up)")
     return library
-
-
-# ------------------------------------------------------------------------------------------ libraries
-
-_LIBRARIES: dict[tuple, Library] = {}  # (resolved path, mtime, size) -> Library (with its search index)
-
-
-def cached_library(path: str | os.PathLike) -> Library:
-    """load_library with a per-process cache: loading takes ~1 s and the first search builds a k-mer
-    index (~0.2 s) kept on the Library, so reusing it makes folding many sequences cheap. A file
-    replaced on disk (new mtime or size) is loaded again."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        return load_library(path)  # raises LibraryError with the usual message
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    if key not in _LIBRARIES:
-        _LIBRARIES.clear()  # one library at a time: a full one holds ~80 MB with its index
-        _LIBRARIES[key] = load_library(path)
-    return _LIBRARIES[key]
-
-
-def resolve_templates(templates) -> Library | None:
-    """The `templates` argument of fold() -> a Library, or None for no templates.
-
-    "auto": the shipped library (foldlite/weights/library.npz) when present, else None;
-    None or "none": no templates; a path: that library (LibraryError if missing or broken);
-    a Library: itself.
-    """
-    if templates is None or isinstance(templates, Library):
-        return templates
-    if isinstance(templates, str) and templates.lower() == "none":
-        return None
-    if isinstance(templates, str) and templates.lower() == "auto":
-        path = default_library_path()
-        return cached_library(path) if path.is_file() else None
-    if isinstance(templates, (str, os.PathLike)):
-        return cached_library(templates)
-    raise TypeError(f"templates must be 'auto', 'none', None, a library path or a Library, "
-                    f"got {type(templates).__name__}")

@@ -107,11 +107,16 @@ def kmer_index(library: Library) -> tuple[np.ndarray, np.ndarray]:
     return library.cached("kmer_index", build)
 
 
+def library_residue_codes(library: Library) -> np.ndarray:
+    """[R] uint8 residue codes (0..19, 20 for X) of the library's rows, built once per Library."""
+    return library.cached("residue_codes", lambda: _residue_codes(library.seq).astype(np.uint8))
+
+
 def warm_up(library: Library) -> None:
     """Build every derived array a search uses (k-mer index, residue codes, residue -> chain), so the
     first query does not pay for them (and they can be built ahead, in another thread)."""
     kmer_index(library)
-    library.cached("residue_codes", lambda: _residue_codes(library.seq).astype(np.uint8))
+    library_residue_codes(library)
     library.residue_chain()
     if DEFAULT_SEARCH in ("both", "profile"):
         digital_library(library)  # HMMER's copy of the sequences
@@ -147,7 +152,7 @@ def _ungapped_scores(query: np.ndarray, row0: np.ndarray, chains: np.ndarray, li
     """Best ungapped segment score [D] of each diagonal: query residue i against library row
     row0[d] + i (only rows inside chain chains[d] count). query: [Lq] residue codes."""
     scores = score_matrix()  # [21, 21], |score| <= 11
-    library_codes = library.cached("residue_codes", lambda: _residue_codes(library.seq).astype(np.uint8))  # [R]
+    library_codes = library_residue_codes(library)  # [R]
     length = len(query)
     # small integer types throughout (int8 scores, int16 sums where they fit, int32 rows): ~30 % less
     # time than int64 for the 40,000 diagonals x 300 residues of a typical query (same scores)

@@ -31,7 +31,7 @@ class SearchServiceError(BackgroundProcessError):
 
 def _load(templates: str):
     """Setup in the search process: (library or None, (path, chains) or None)."""
-    from .library import resolve_templates
+    from .resolve import resolve_templates
     from .search import warm_up
 
     library = resolve_templates(templates)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import foldlite
-import foldlite.templates.library as templates_module
+import foldlite.templates.resolve as resolve_module
 from foldlite.api import SINGLE_SEQUENCE_WEIGHTS, run_network
 from foldlite.geometry.backbone import ca_virtual_torsions
 from foldlite.cli import main
@@ -22,7 +22,7 @@ from foldlite.templates.library import Library
 from foldlite.evaluation.metrics import tm_score
 from foldlite.templates.restraints import MAX_WEIGHT, combine, template_restraints, template_weight
 from foldlite.templates.search import find_templates
-from foldlite.templates.library import resolve_templates
+from foldlite.templates.resolve import resolve_templates
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +143,10 @@ def test_summary_and_saved_json_list_the_template(with_self_template, chain, tmp
 
 def test_resolve_templates_auto_none_and_cache(library_path, monkeypatch):
     assert resolve_templates(None) is None and resolve_templates("none") is None
-    monkeypatch.setattr(templates_module, "default_library_path", lambda: library_path)
+    monkeypatch.setattr(resolve_module, "default_library_path", lambda: library_path)
     first = resolve_templates("auto")
     assert isinstance(first, Library) and resolve_templates(str(library_path)) is first  # cached
-    monkeypatch.setattr(templates_module, "default_library_path", lambda: library_path.parent / "absent.npz")
+    monkeypatch.setattr(resolve_module, "default_library_path", lambda: library_path.parent / "absent.npz")
     assert resolve_templates("auto") is None  # no shipped library: fold without templates
     with pytest.raises(TypeError):
         resolve_templates(3)

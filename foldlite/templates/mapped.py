@@ -80,7 +80,7 @@ def open_mapped(path: str | os.PathLike, root: Path | None = None) -> Library | 
     except (OSError, ValueError, KeyError, TypeError):  # missing, unreadable or damaged: load the file
         return None
     residues = int(np.sum(arrays["lengths"]))
-    if len(arrays["seq"]) != residues or len(arrays["residue_codes"]) != residues:
+    if len(arrays["seq"]) != residues or len(arrays["residue_codes"]) != residues + len(arrays["lengths"]) + 1:
         return None
     library = Library(names=arrays["names"], lengths=arrays["lengths"], seq=arrays["seq"], ca=None,
                       ca_delta=arrays["ca_delta"], cb_offset=arrays["cb_offset"], center=arrays["center"],

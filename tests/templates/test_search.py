@@ -134,6 +134,32 @@ def test_prefilter_ranks_the_same_with_int32_and_int64_diagonal_keys(chainset, l
     np.testing.assert_array_equal(wide_scores, scores)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ungapped_scores_match_their_definition(library, monkeypatch, threads):
+    """Best ungapped segment of each diagonal, written out: diagonals reaching past either end of
+    their chain (only the chain's own rows count), an X in the query, one or two scoring threads."""
+    from foldlite.templates import search as search_module
+    from foldlite.templates.alignment import score_matrix
+
+    monkeypatch.setattr(search_module, "_SCORE_THREADS", threads)
+    monkeypatch.setattr(search_module, "_THREADED_DIAGONALS", 10)
+    rng = np.random.default_rng(4)
+    query_text = library.sequence(3)[:40] + "X" + library.sequence(9)[5:60]
+    query = search_module._residue_codes(np.frombuffer(query_text.encode("ascii"), dtype=np.uint8))
+    chains = np.sort(rng.choice(len(library), 60))
+    # the library row facing query residue 0: from before the chain's start to near its end
+    row0 = library.offsets[chains] + rng.integers(-len(query) + 5, library.lengths[chains] - 5)
+    scores = search_module._ungapped_scores(query, row0, chains, library)
+    blosum = score_matrix()
+    library_codes = search_module._residue_codes(library.seq)
+    for d, (chain, first) in enumerate(zip(chains, row0)):
+        begin, end = library.offsets[chain], library.offsets[chain] + library.lengths[chain]
+        pairs = [blosum[query[i], library_codes[first + i]] if begin <= first + i < end else 0
+                 for i in range(len(query))]
+        best = max(max(sum(pairs[a:b]) for b in range(a, len(pairs) + 1)) for a in range(len(pairs)))
+        assert scores[d] == best, d
+
+
 def test_fragment_finds_its_parent(chainset, library):
     index = _chain_of_length(chainset, 200, 400)
     fragment = chainset.sequence(index)[40:120]

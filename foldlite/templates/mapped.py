@@ -64,7 +64,7 @@ def _entry_folder(root: Path, path: Path) -> tuple[Path, str]:
 
 def _search_index_key() -> dict:
     """What the stored index depends on besides the library: a change here invalidates entries."""
-    return {"k": search.K, "alphabet": search.STANDARD_RESIDUES}
+    return {"k": search.K, "alphabet": search.STANDARD_RESIDUES, "separator": search.SEPARATOR_CODE}
 
 
 def open_mapped(path: str | os.PathLike, root: Path | None = None) -> Library | None:
@@ -84,14 +84,14 @@ def open_mapped(path: str | os.PathLike, root: Path | None = None) -> Library | 
             if [list(array.shape), str(array.dtype)] != meta["arrays"][name]:
                 return None  # a truncated or foreign file
             arrays[name] = array
+        residues = int(np.sum(arrays["lengths"]))
+        if len(arrays["seq"]) != residues or len(arrays["residue_codes"]) != residues + len(arrays["lengths"]) + 1:
+            return None
+        library = Library(names=arrays["names"], lengths=arrays["lengths"], seq=arrays["seq"], ca=None,
+                          ca_delta=arrays["ca_delta"], cb_offset=arrays["cb_offset"], center=arrays["center"],
+                          source=meta["source"], path=Path(path), provenance=meta["provenance"])
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):  # missing, unreadable, damaged
         return None
-    residues = int(np.sum(arrays["lengths"]))
-    if len(arrays["seq"]) != residues or len(arrays["residue_codes"]) != residues + len(arrays["lengths"]) + 1:
-        return None
-    library = Library(names=arrays["names"], lengths=arrays["lengths"], seq=arrays["seq"], ca=None,
-                      ca_delta=arrays["ca_delta"], cb_offset=arrays["cb_offset"], center=arrays["center"],
-                      source=meta["source"], path=Path(path), provenance=meta["provenance"])
     library.cache["kmer_index"] = (arrays["kmer_starts"], arrays["kmer_positions"])
     library.cache["residue_codes"] = arrays["residue_codes"]
     return library

@@ -107,17 +107,17 @@ def kmer_index(library: Library) -> tuple[np.ndarray, np.ndarray]:
     return library.cached("kmer_index", build)
 
 
-_SEPARATOR = _ALPHABET_SIZE + 1  # code between chains in library_residue_codes: scores 0 against anything
+SEPARATOR_CODE = _ALPHABET_SIZE + 1  # code between chains in library_residue_codes: scores 0 against anything
 
 
 def library_residue_codes(library: Library) -> np.ndarray:
     """[R + C + 1] uint8 residue codes (0..19, 20 for X) of the library's chains, each chain preceded
-    by a _SEPARATOR and the last one followed by one: chain c's row r is at r + c + 1. Built once per
+    by a SEPARATOR_CODE and the last one followed by one: chain c's row r is at r + c + 1. Built once per
     Library. The separators let the ungapped scores clip a diagonal to its own chain in one pass."""
     def build():
         codes = _residue_codes(library.seq).astype(np.uint8)
-        padded = np.insert(codes, library.offsets, _SEPARATOR)  # a separator before every chain
-        return np.append(padded, np.uint8(_SEPARATOR))
+        padded = np.insert(codes, library.offsets, SEPARATOR_CODE)  # a separator before every chain
+        return np.append(padded, np.uint8(SEPARATOR_CODE))
 
     return library.cached("residue_codes", build)
 
@@ -168,8 +168,8 @@ def _ungapped_scores(query: np.ndarray, row0: np.ndarray, chains: np.ndarray, li
     length = len(query)
     # int16 sums where they cannot overflow (|score| <= 11), int32 positions: less memory traffic
     sum_type = np.int16 if 11 * length < np.iinfo(np.int16).max else np.int32
-    blosum = np.zeros((_SEPARATOR + 1, _SEPARATOR + 1), dtype=sum_type)  # BLOSUM62, 0 for the separator
-    blosum[:_SEPARATOR, :_SEPARATOR] = score_matrix()
+    blosum = np.zeros((SEPARATOR_CODE + 1, SEPARATOR_CODE + 1), dtype=sum_type)  # BLOSUM62, 0 for the separator
+    blosum[:SEPARATOR_CODE, :SEPARATOR_CODE] = score_matrix()
     profile = blosum[query]  # [Lq, 22]: query residue i's score against each library code
     # positions in library_codes: a diagonal's rows outside its chain are clipped onto the separators
     # on either side of the chain, which score 0

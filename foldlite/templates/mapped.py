@@ -45,7 +45,12 @@ def cache_root() -> Path | None:
     value = os.environ.get(CACHE_VARIABLE)
     if value is not None:
         return None if value.strip().lower() in _OFF else Path(value).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = Path.home() / ".cache"
+        except (RuntimeError, KeyError):  # no home directory to be found: no cache
+            return None
     return Path(base) / "foldlite"
 
 

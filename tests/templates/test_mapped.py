@@ -97,6 +97,17 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rebuilt(library_path, tmp_pat
     assert len(library) == len(load_library(path))
 
 
+def test_the_cache_folder_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(mapped.CACHE_VARIABLE, str(tmp_path / "mine"))
+    assert mapped.cache_root() == tmp_path / "mine"
+    monkeypatch.delenv(mapped.CACHE_VARIABLE)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert mapped.cache_root() == tmp_path / "xdg" / "foldlite"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert mapped.cache_root() == tmp_path / "home" / ".cache" / "foldlite"
+
+
 def test_no_cache_when_switched_off_or_unwritable(library_path, tmp_path, monkeypatch):
     path = _copy(library_path, tmp_path)
     monkeypatch.setenv(mapped.CACHE_VARIABLE, "off")

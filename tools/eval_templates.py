@@ -3,6 +3,7 @@
     python tools/eval_templates.py [--split test|valid] [--data pdb_chains.npz] [--limit 100]
                                    [--lengths 40-300] [--seed 0] [-o runs/eval_templates.csv]
                                    [--cache-dir runs/eval_templates_cache] [--weights PATH] [--threads N]
+                                   [--best-identity 0.15-0.30] [--identity-floor F] [--modes ...]
 
 Valid and test chains share no 30 % cluster with train, so a train-only library gives them almost
 no close templates. To measure the regime templates are for, the library here holds train + the
@@ -145,6 +146,27 @@ def train_plus_split_library(data: Path, split: str, cache_dir: Path, train_libr
     return library
 
 
+def _identity_range(text: str) -> tuple[float, float]:
+    low, _, high = text.partition("-")
+    try:
+        return float(low), float(high)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX identities such as 0.15-0.30, got {text!r}") from None
+
+
+def chains_by_best_identity(chainset: ChainSet, library: Library, indices, low: float, high: float) -> np.ndarray:
+    """The chains of `indices` whose best template, as fold() finds it (the chain itself and its
+    copies excluded), is low <= identity < high (~0.1 s of search per chain)."""
+    kept = []
+    for index in indices:
+        chain = int(index)
+        hits = template_search.find_templates(chainset.sequence(chain), library, exclude_names=(str(chainset.names[chain]),),
+                                              max_identity=TEMPLATE_MAX_IDENTITY)
+        if hits and low <= hits[0].identity < high:
+            kept.append(chain)
+    return np.asarray(kept, dtype=np.int64)
+
+
 def _scores(ca: np.ndarray, true_ca: np.ndarray) -> tuple[float, float]:
     return tm_score(ca, true_ca).tm_score, lddt_ca(ca, true_ca)
 
@@ -243,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="use this library as it is (it must hold the split's chains for same-split "
                              "templates); train+split: train chains + the split's chains, as before the "
                              "shipped library held every chain")
+    parser.add_argument("--identity-floor", type=float, default=None,
+                        help=f"restraints.IDENTITY_FLOOR: identity below which a template gets no trust "
+                             f"(default {template_restraints.IDENTITY_FLOOR})")
+    parser.add_argument("--best-identity", type=_identity_range, default=None,
+                        help="MIN-MAX: only chains whose best template (fold()'s search, the same exclusions) "
+                             "is MIN <= identity < MAX, e.g. 0.15-0.30; found before --limit picks among them")
     parser.add_argument("--weights", default=None, help="weights (default: the shipped ones)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--modes", default=",".join(DEFAULT_MODES),
@@ -264,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         template_search.COMBINED_CANDIDATES = args.sw_candidates
     if args.no_pair_confidence:
         template_restraints.PAIR_CONFIDENCE = False
+    if args.identity_floor is not None:
+        template_restraints.IDENTITY_FLOOR = args.identity_floor
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -272,7 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     chainset = ChainSet(args.data)
     library = evaluation_library(Path(chainset.path), args.split, Path(args.cache_dir), args.train_library,
                                  args.library)
-    indices = select_chains(chainset, args.split, args.limit, *args.lengths, seed=args.seed)
+    if args.best_identity is None:
+        indices = select_chains(chainset, args.split, args.limit, *args.lengths, seed=args.seed)
+    else:
+        indices = chains_by_best_identity(chainset, library, select_chains(chainset, args.split, None, *args.lengths),
+                                          *args.best_identity)
+        print(f"--best-identity {args.best_identity[0]}-{args.best_identity[1]}: {len(indices)} chains", flush=True)
+        if args.limit < len(indices):
+            indices = np.sort(np.random.default_rng(args.seed).choice(indices, size=args.limit, replace=False))
     model = load_model(args.weights, "cpu")
     print(f"{len(indices)} {args.split} chains of {args.lengths[0]}-{args.lengths[1]} residues from {chainset.path}; "
           f"library {len(library)} chains ({library.total_residues} residues); weights {model.version}; "

@@ -103,24 +103,32 @@ def open_mapped(path: str | os.PathLike, root: Path | None = None) -> Library | 
 
 
 def save_mapped(library: Library, root: Path | None = None) -> Path | None:
-    """Write `library` (loaded from library.path) and its search index as a cache entry; the entry's
-    folder, or None when there is no cache or it cannot be written (nothing is left half-written:
-    the entry appears by one rename, after its files)."""
+    """Write `library` (loaded from library.path) and its search index as a cache entry, replacing one
+    that cannot be read; the entry's folder, or None when there is no cache or it cannot be written
+    (nothing is left half-written: the entry appears by one rename, after its files)."""
     root = cache_root() if root is None else root
     if root is None or library.path is None or library._ca_delta is None:
         return None
-    starts, positions = search.kmer_index(library)
-    arrays = {"names": library.names, "lengths": library.lengths, "seq": library.seq,
-              "ca_delta": library._ca_delta, "cb_offset": library.cb_offset, "center": library.center,
-              "kmer_starts": starts, "kmer_positions": positions, "residue_codes": search.library_residue_codes(library)}
     try:
         folder, prefix = _entry_folder(root, Path(library.path))
     except (OSError, zipfile.BadZipFile):  # the library file is gone or was replaced by another kind
         return None
-    if folder.is_dir():
-        return folder
     # unique per process, also where machines share the cache folder (a cluster's home directory)
     staging = folder.with_name(f"{folder.name}.tmp-{socket.gethostname()}-{os.getpid()}")
+    if folder.is_dir():
+        if open_mapped(library.path, root) is not None:
+            return folder  # written meanwhile (another process)
+        # one that cannot be read (damaged or foreign) is replaced: moved aside first, so that no
+        # reader finds it half removed
+        try:
+            os.replace(folder, staging)
+        except OSError:
+            return None
+        shutil.rmtree(staging, ignore_errors=True)
+    starts, positions = search.kmer_index(library)
+    arrays = {"names": library.names, "lengths": library.lengths, "seq": library.seq,
+              "ca_delta": library._ca_delta, "cb_offset": library.cb_offset, "center": library.center,
+              "kmer_starts": starts, "kmer_positions": positions, "residue_codes": search.library_residue_codes(library)}
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()

@@ -95,6 +95,8 @@ def test_a_damaged_or_foreign_entry_is_ignored_and_rebuilt(library_path, tmp_pat
     (folder / "meta.json").write_text("{not json")
     library = mapped.mapped_library(path)  # still loads, from the file
     assert len(library) == len(load_library(path))
+    assert mapped.open_mapped(path) is not None  # and the damaged entry was written anew
+    assert _entries(root) == [folder.name]
 
 
 def test_the_cache_folder_follows_the_environment(tmp_path, monkeypatch):

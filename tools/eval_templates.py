@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from foldlite.api import fold, load_model  # noqa: E402
-from foldlite.evaluation.benchmark import TEMPLATE_MAX_IDENTITY, nearest_template, select_chains  # noqa: E402
+from foldlite.evaluation.benchmark import (TEMPLATE_MAX_IDENTITY, nearest_template, seeded_subset,  # noqa: E402
+                                           select_chains)
 from foldlite.data.chains import ChainSet  # noqa: E402
 from foldlite.templates.library import Library, default_library_path, load_library  # noqa: E402
 from foldlite.templates.build import build_library  # noqa: E402
@@ -308,8 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         indices = chains_by_best_identity(chainset, library, select_chains(chainset, args.split, None, *args.lengths),
                                           *args.best_identity)
         print(f"--best-identity {args.best_identity[0]}-{args.best_identity[1]}: {len(indices)} chains", flush=True)
-        if args.limit < len(indices):
-            indices = np.sort(np.random.default_rng(args.seed).choice(indices, size=args.limit, replace=False))
+        indices = seeded_subset(indices, args.limit, args.seed)
     model = load_model(args.weights, "cpu")
     print(f"{len(indices)} {args.split} chains of {args.lengths[0]}-{args.lengths[1]} residues from {chainset.path}; "
           f"library {len(library)} chains ({library.total_residues} residues); weights {model.version}; "

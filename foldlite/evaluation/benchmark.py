@@ -29,10 +29,14 @@ TEMPLATE_MAX_IDENTITY = COPY_IDENTITY  # hits at least this identical to the que
 def select_chains(chainset: ChainSet, split: str, limit: int | None, min_length: int, max_length: int,
                   seed: int = 0) -> np.ndarray:
     """A seeded random subset of a split within a length range, sorted by index (reproducible)."""
-    candidates = chainset.indices(split, max_length=max_length, min_length=min_length)
-    if limit is not None and limit < len(candidates):
-        candidates = np.sort(np.random.default_rng(seed).choice(candidates, size=limit, replace=False))
-    return candidates
+    return seeded_subset(chainset.indices(split, max_length=max_length, min_length=min_length), limit, seed)
+
+
+def seeded_subset(indices: np.ndarray, limit: int | None, seed: int = 0) -> np.ndarray:
+    """`limit` of `indices` drawn with `seed`, sorted; all of them when limit is None or not smaller."""
+    if limit is not None and limit < len(indices):
+        indices = np.sort(np.random.default_rng(seed).choice(indices, size=limit, replace=False))
+    return indices
 
 
 def nearest_template(sequence: str, library, exclude_names=(), max_identity: float | None = TEMPLATE_MAX_IDENTITY,

@@ -1,6 +1,8 @@
 """The network: shapes, masks and padding, determinism, symmetry, and the training step."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -112,3 +114,20 @@ def test_row_chunked_inference_equals_the_full_pair_stack(tiny_model, monkeypatc
         chunked = tiny_model(tokens)
     torch.testing.assert_close(chunked.distogram, full.distogram, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(chunked.ss3, full.ss3, atol=1e-5, rtol=1e-5)
+
+
+def test_pair_outer_product_term_equals_its_definition(tiny_model):
+    """outer_proj(left_i ⊗ right_j) per pair, computed as the model does it (two matmuls, no
+    [L, L, R²] map), equals projecting the flattened outer product written out."""
+    stack = copy.deepcopy(tiny_model.pair_stack)  # the session's model stays as it is
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in (stack.outer_proj.weight, stack.outer_proj.bias):  # the tiny model's are not zero
+            parameter.copy_(torch.randn(parameter.shape, generator=generator))
+        rank = stack.outer_left.out_features
+        left, right = torch.randn(2, 9, rank, generator=generator), torch.randn(2, 9, rank, generator=generator)
+        outer = torch.einsum("bia,bjc->bijac", left, right).reshape(2, 9, 9, rank * rank)  # index a R + c
+        expected = stack.outer_proj(outer)  # [B, L, L, C_z]
+        partners = stack._outer_partners(right)  # [B, R, L * C_z]
+        factored = (left @ partners).view(2, 9, 9, -1) + stack.outer_proj.bias
+    torch.testing.assert_close(factored, expected, atol=1e-4, rtol=1e-5)

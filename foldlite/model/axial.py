@@ -62,6 +62,7 @@ class AxialAttention(nn.Module):
         super().__init__()
         self.row = AxisAttention(channels, heads)
         self.column = AxisAttention(channels, heads)
+        self.whole_maps = False  # True: never row slabs (an export traced for any length)
 
     def forward(self, z: torch.Tensor, mask: torch.Tensor, pair_mask: torch.Tensor) -> torch.Tensor:
         """z [B, L, L, C], mask [B, L] bool, pair_mask [B, L, L, 1] or None (no padding) -> [B, L, L, C]."""
@@ -70,9 +71,8 @@ class AxialAttention(nn.Module):
         columns_mask = None if pair_mask is None else pair_mask.transpose(1, 2)
         return self._along_rows(self.column, z.transpose(1, 2), mask, columns_mask).transpose(1, 2)
 
-    @staticmethod
-    def _along_rows(attention: AxisAttention, z, mask, pair_mask):
-        if torch.is_grad_enabled():
+    def _along_rows(self, attention: AxisAttention, z, mask, pair_mask):
+        if self.whole_maps or torch.is_grad_enabled():
             return z + apply_pair_mask(attention(z, mask), pair_mask)
         # inference: row i's update depends on row i alone, so slabs of rows are updated in place
         for start in range(0, z.shape[1], AXIAL_ROW_CHUNK):

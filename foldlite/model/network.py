@@ -119,6 +119,7 @@ class DilatedBlock(nn.Module):
         self.up = nn.Linear(bottleneck, channels)
         nn.init.zeros_(self.up.weight)  # each block starts as the identity
         nn.init.zeros_(self.up.bias)
+        self.whole_maps = False  # True: never row slabs (an export traced for any length; see onnx_export)
 
     def forward(self, z, pair_mask):
         """z [B, L, L, C_z], pair_mask [B, L, L, 1] or None (no padding) -> [B, L, L, C_z].
@@ -126,7 +127,7 @@ class DilatedBlock(nn.Module):
         Without autograd and for L > BLOCK_ROW_CHUNK, z is updated in place, one slab of rows at a
         time (see _forward_in_row_chunks): same result, without the ~10 full-size temporaries.
         """
-        if not torch.is_grad_enabled() and z.shape[1] > BLOCK_ROW_CHUNK:
+        if not self.whole_maps and not torch.is_grad_enabled() and z.shape[1] > BLOCK_ROW_CHUNK:
             return self._forward_in_row_chunks(z, pair_mask)
         return z + self._update(z, pair_mask)
 
@@ -181,6 +182,7 @@ class PairStack(nn.Module):
             for i in range(config.num_blocks))
         self.axial = nn.ModuleList(AxialAttention(c, config.axial_heads) for _ in range(config.axial_layers))
         self.final_norm = nn.LayerNorm(c)
+        self.whole_maps = False  # True: input features for all rows at once (see onnx_export)
 
     def _outer_partners(self, right: torch.Tensor) -> torch.Tensor:
         """right [B, L, R] -> P [B, R, L * C_z] with P[b, a, (j, k)] = Σ_c right[b, j, c] W[k, a R + c]
@@ -215,8 +217,10 @@ class PairStack(nn.Module):
         partners = self._outer_partners(right)  # [B, R, L * C_z]
         buckets = relative_position_buckets(length, self.config.max_relative_position, s.device)  # [L, L]
         use_templates = templates is not None and self.template is not None
-        for start in range(0, length, PAIR_ROW_CHUNK):
-            rows = slice(start, start + PAIR_ROW_CHUNK)
+        # slice(None), not slice(0, L): a trace for export must not record the traced length
+        row_slices = [slice(None)] if self.whole_maps else [
+            slice(start, start + PAIR_ROW_CHUNK) for start in range(0, length, PAIR_ROW_CHUNK)]
+        for rows in row_slices:
             # outer_proj of the low-rank outer product left_i ⊗ right_j: [B, r, L, C_z] (r rows of this chunk)
             features = (left[:, rows] @ partners).view(batch, -1, length, self.config.channels) + self.outer_proj.bias
             features = features + self.relative_position(buckets[rows])[None]
@@ -225,7 +229,10 @@ class PairStack(nn.Module):
             features = features + self.attention_proj(symmetric.permute(0, 2, 3, 1).to(z.dtype))
             if use_templates:
                 features = features + self.template(*templates, rows=rows).to(z.dtype)
-            z[:, rows] += features
+            if self.whole_maps:
+                z = z + features
+            else:
+                z[:, rows] += features
         pair_mask = None  # no padding: every mask below would multiply by ones
         if not bool(mask.all()):
             pair_mask = (mask[:, :, None] & mask[:, None, :]).unsqueeze(-1).to(z.dtype)  # [B, L, L, 1]
@@ -260,6 +267,7 @@ class TemplateEmbedding(nn.Module):
         # (below 2 Å -> 0, 22 Å and beyond -> the overflow class 64)
         edges = torch.linspace(DISTOGRAM_MIN, DISTOGRAM_MAX, DISTOGRAM_BINS + 1)[1:]
         self.register_buffer("edges", edges, persistent=False)
+        self.whole_maps = False  # True: operations an ONNX export runs fast (see _embedded_bins_for_export)
 
     def forward(self, distance, residue, rows: slice = slice(None)):
         """distance [B, T, L, L] Å (NaN: unaligned), residue [B, T, L, 3] -> [B, r, L, C_z] for the
@@ -273,13 +281,16 @@ class TemplateEmbedding(nn.Module):
         aligned = residue[..., 0] > 0  # [B, T, L]
         d = distance[:, :, rows]  # [B, T, r, L]
         covered = aligned[:, :, rows, None] & aligned[:, :, None, :] & ~torch.isnan(d)  # [B, T, r, L]
-        bins = torch.bucketize(torch.nan_to_num(d, nan=0.0), self.edges, right=True)  # [B, T, r, L]
         weight = covered.to(residue.dtype)  # [B, T, r, L]
         batch, count, r, length = weight.shape
         per_pair = (0, 2, 3, 1)  # [B, T, r, L] -> [B, r, L, T]: a pair's templates side by side
-        embedded = F.embedding_bag(bins.permute(per_pair).reshape(-1, count), self.distance.weight,
-                                   per_sample_weights=weight.permute(per_pair).reshape(-1, count),
-                                   mode="sum").view(batch, r, length, -1)  # Σ_t w E[bin]
+        if self.whole_maps:
+            embedded = self._embedded_bins_for_export(torch.nan_to_num(d, nan=0.0), weight.permute(per_pair))
+        else:
+            bins = torch.bucketize(torch.nan_to_num(d, nan=0.0), self.edges, right=True)  # [B, T, r, L]
+            embedded = F.embedding_bag(bins.permute(per_pair).reshape(-1, count), self.distance.weight,
+                                       per_sample_weights=weight.permute(per_pair).reshape(-1, count),
+                                       mode="sum").view(batch, r, length, -1)  # Σ_t w E[bin]
         # Σ_t w_tij (W_l x_ti + b_l + W_r x_tj + b_r) = [Σ w x_i, Σ w x_j, Σ w] @ [W_l, W_r, b_l + b_r]ᵀ
         sums = torch.cat([torch.einsum("btij,btif->bijf", weight, residue[:, :, rows]),
                           torch.einsum("btij,btjf->bijf", weight, residue),
@@ -287,6 +298,18 @@ class TemplateEmbedding(nn.Module):
         affine = torch.cat([self.left.weight, self.right.weight, (self.left.bias + self.right.bias)[:, None]], 1)
         total = embedded + sums @ affine.t()  # [B, r, L, C_z]
         return total / sums[..., -1:].clamp(min=1.0)
+
+
+    def _embedded_bins_for_export(self, distance: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Σ_t w E[bin(d_t)] as a weighted histogram of the bins times E: distance [B, T, r, L] Å (no
+        NaN), weight [B, r, L, T] -> [B, r, L, C_z]. The same numbers as the embedding_bag path: the
+        bin edges are 2 + 0.3125 k Å, exact in binary, so floor((d - 2) / 0.3125) is bucketize's class.
+        ONNX exporters turn bucketize and embedding_bag into slow loops (one per pair), hence this."""
+        width = (DISTOGRAM_MAX - DISTOGRAM_MIN) / DISTOGRAM_BINS
+        bins = ((distance - DISTOGRAM_MIN) / width).floor().clamp(0, DISTOGRAM_BINS).long()  # [B, T, r, L]
+        histogram = weight.new_zeros(*weight.shape[:3], NUM_DISTOGRAM_CLASSES)  # [B, r, L, K]
+        histogram = histogram.scatter_add(-1, bins.permute(0, 2, 3, 1), weight)
+        return histogram @ self.distance.weight
 
 
 def softmax_in_place(logits: torch.Tensor) -> torch.Tensor:
@@ -325,6 +348,15 @@ class FoldliteModel(nn.Module):
             nn.Linear(residue_in, trunk.d_model), nn.GELU(), nn.LayerNorm(trunk.d_model))
         self.ss3_head = nn.Linear(trunk.d_model, NUM_SS3)
         self.torsion_head = nn.Linear(trunk.d_model, 3 * TORSION_BINS)
+
+    def use_whole_maps(self, enabled: bool = True) -> FoldliteModel:
+        """Compute every pair map in one piece, with no loop over rows and only export-friendly
+        operations, so that a trace holds for any length (foldlite.model.onnx_export); same outputs,
+        more memory at large L. Returns the model."""
+        for module in self.modules():
+            if hasattr(module, "whole_maps"):
+                module.whole_maps = enabled
+        return self
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None,
                 templates: tuple[torch.Tensor, torch.Tensor] | None = None) -> ModelOutput:

@@ -9,10 +9,9 @@ what each engine costs a new process until the network's outputs are there: the 
 (torch) or the session's creation with its graph optimisation (ONNX Runtime), the first and the second
 forward pass. Every repeat starts one process per engine, alternating, with 2 intra-op threads each.
 
-The network is exported once per run (torch's TorchScript-based exporter, opset 17) for one sequence
-length: a random sequence (seed 0) of --length residues, no templates. The pair stack's row chunks are
-Python loops over the length, so this export holds for that length only; a product path would need an
-export with a dynamic length (and the template inputs). The largest difference between the two
+The network is exported once per run by foldlite.model.onnx_export (any length, any number of
+templates; what tools/export_onnx.py writes) and run through foldlite.model.onnx_network, on a random
+sequence (seed 0) of --length residues without templates. The largest difference between the two
 engines' distogram logits is printed, so a wrong graph cannot pass for a fast one.
 """
 from __future__ import annotations
@@ -56,41 +55,26 @@ import json, sys, time
 start = time.perf_counter()
 import numpy as np
 import onnxruntime
+from foldlite.model.onnx_network import OnnxNetwork
 imported = time.perf_counter()
-options = onnxruntime.SessionOptions()
-options.intra_op_num_threads = int(sys.argv[2])
-options.inter_op_num_threads = 1
-session = onnxruntime.InferenceSession(sys.argv[4], options, providers=["CPUExecutionProvider"])
+network = OnnxNetwork(sys.argv[4], threads=int(sys.argv[2]))
 loaded = time.perf_counter()
-tokens = np.load(sys.argv[1])
+tokens = np.load(sys.argv[1])[0]
 passes = []
 for _ in range(2):
-    begin = time.perf_counter(); logits = session.run(["distogram"], {"tokens": tokens})[0]; passes.append(time.perf_counter() - begin)
-np.save(sys.argv[3], logits)
+    begin = time.perf_counter(); logits = network.run(tokens).distogram; passes.append(time.perf_counter() - begin)
+np.save(sys.argv[3], logits[None])
 print(json.dumps({"import": imported - start, "load": loaded - imported, "first": passes[0], "second": passes[1]}))
 """
 
 
-def export_network(tokens_path: Path, onnx_path: Path) -> None:
-    """The shipped network, distogram logits only, traced at the tokens' length (see the docstring)."""
-    import numpy as np
-    import torch
-
+def export_network(onnx_path: Path) -> None:
+    """The shipped network, as tools/export_onnx.py exports it."""
     from foldlite.api import load_model
+    from foldlite.model.onnx_export import export_onnx
 
-    network = load_model().network
-
-    class DistogramOnly(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, tokens):
-            return self.inner(tokens, torch.ones_like(tokens, dtype=torch.bool)).distogram
-
-    tokens = torch.from_numpy(np.load(tokens_path))
-    torch.onnx.export(DistogramOnly(network), (tokens,), str(onnx_path), dynamo=False, opset_version=17,
-                      input_names=["tokens"], output_names=["distogram"])
+    model = load_model()
+    export_onnx(model.network, onnx_path, weights_sha256=model.sha256)
 
 
 def run_child(code: str, tokens: Path, logits: Path, onnx_path: Path) -> tuple[dict, float]:
@@ -124,7 +108,7 @@ def main() -> None:
         scratch = Path(scratch)
         tokens, onnx_path = scratch / "tokens.npy", scratch / "network.onnx"
         np.save(tokens, np.random.default_rng(0).integers(0, 20, (1, args.length)))
-        export_network(tokens, onnx_path)
+        export_network(onnx_path)
         engines = {"torch": TORCH_CHILD, "onnxruntime": ORT_CHILD}
         rows = {name: [] for name in engines}
         for repeat in range(args.repeats):

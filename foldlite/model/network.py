@@ -299,7 +299,6 @@ class TemplateEmbedding(nn.Module):
         total = embedded + sums @ affine.t()  # [B, r, L, C_z]
         return total / sums[..., -1:].clamp(min=1.0)
 
-
     def _embedded_bins_for_export(self, distance: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Σ_t w E[bin(d_t)] as a weighted histogram of the bins times E: distance [B, T, r, L] Å (no
         NaN), weight [B, r, L, T] -> [B, r, L, C_z]. The same numbers as the embedding_bag path: the

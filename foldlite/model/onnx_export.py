@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from .network import FoldliteModel
-from .onnx_network import EXPORT_FORMAT
+from .onnx_network import EXPORT_FORMAT, empty_templates
+
 INPUT_NAMES = ["tokens", "template_distance", "template_residue"]
 OUTPUT_NAMES = ["distogram", "ss3", "ca_torsion", "attention"]
 TRACE_LENGTH = 24  # residues of the example the trace runs on: any length works afterwards
@@ -44,11 +45,6 @@ class _Outputs(nn.Module):
         return out.distogram, out.ss3, out.ca_torsion, out.attention
 
 
-def empty_templates(length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """One template covering no residue: ([1, 1, L, L] NaN distances, [1, 1, L, 3] zero features)."""
-    return torch.full((1, 1, length, length), float("nan")), torch.zeros(1, 1, length, 3)
-
-
 def export_onnx(network: FoldliteModel, path: str | os.PathLike, weights_sha256: str = "") -> Path:
     """Write the network (left unchanged: a copy is traced) to `path`, atomically."""
     import onnx  # needed by torch.onnx.export as well; a clear ImportError here if it is missing
@@ -57,8 +53,8 @@ def export_onnx(network: FoldliteModel, path: str | os.PathLike, weights_sha256:
         raise ValueError("this export needs a network with a template pathway (config.pair.templates)")
     traced = copy.deepcopy(network).float().eval().use_whole_maps()
     tokens = torch.arange(TRACE_LENGTH)[None] % 20  # [1, L]: any residues do
-    distance, residue = empty_templates(TRACE_LENGTH)
-    distance, residue = distance.repeat(1, 2, 1, 1), residue.repeat(1, 2, 1, 1)  # T = 2, any T works
+    # two templates that cover nothing, [1, T = 2, ...]: any T works afterwards
+    distance, residue = (torch.from_numpy(a)[None].repeat_interleave(2, dim=1) for a in empty_templates(TRACE_LENGTH))
     dynamic = {"tokens": {1: "L"}, "template_distance": {1: "T", 2: "L", 3: "L"},
                "template_residue": {1: "T", 2: "L"}, "distogram": {1: "L", 2: "L"}, "ss3": {1: "L"},
                "ca_torsion": {1: "L"}, "attention": {2: "L", 3: "L"}}

@@ -30,6 +30,12 @@ class OnnxOutputs:
     attention: np.ndarray  # [N*H, L, L]
 
 
+def empty_templates(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """One template that covers no residue, which adds exactly zero to the pair map (TemplateEmbedding):
+    what a fold without templates feeds the export. ([1, L, L] NaN distances, [1, L, 3] zero features)."""
+    return np.full((1, length, length), np.nan, np.float32), np.zeros((1, length, 3), np.float32)
+
+
 class OnnxNetwork:
     """An ONNX Runtime session on an exported network, `threads` intra-op threads (default: all cores)."""
 
@@ -54,12 +60,8 @@ class OnnxNetwork:
         self.weights_sha256 = metadata.get("weights_sha256", "")
 
     def run(self, tokens: np.ndarray, templates: tuple[np.ndarray, np.ndarray] | None = None) -> OnnxOutputs:
-        length = len(tokens)
-        if templates is None or len(templates[0]) == 0:  # one template that covers nothing adds zero
-            distance = np.full((1, length, length), np.nan, np.float32)
-            residue = np.zeros((1, length, 3), np.float32)
-        else:
-            distance, residue = templates
+        no_templates = templates is None or len(templates[0]) == 0
+        distance, residue = empty_templates(len(tokens)) if no_templates else templates
         feeds = {"tokens": np.asarray(tokens, np.int64)[None],
                  "template_distance": np.asarray(distance, np.float32)[None],
                  "template_residue": np.asarray(residue, np.float32)[None]}

@@ -39,7 +39,7 @@ import torch
 from foldlite.api import load_model
 imported = time.perf_counter()
 torch.set_num_threads(int(sys.argv[2]))
-model = load_model().network
+model = load_model(runtime="torch").network
 loaded = time.perf_counter()
 tokens = torch.from_numpy(np.load(sys.argv[1]))
 passes = []
@@ -73,7 +73,7 @@ def export_network(onnx_path: Path) -> None:
     from foldlite.api import load_model
     from foldlite.model.onnx_export import export_onnx
 
-    model = load_model()
+    model = load_model(runtime="torch")
     export_onnx(model.network, onnx_path, weights_sha256=model.sha256)
 
 

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     test = chains.indices("test")
     picked = [int(test[np.argmin(np.abs(chains.lengths[test] - args.length))])]
     picked += [int(i) for i in select_chains(chains, "valid", args.count, 40, 500, seed=args.seed)]
-    embedding = load_model().network.pair_stack.template  # the shipped weights' own size and values
+    embedding = load_model(runtime="torch").network.pair_stack.template  # the shipped weights' own size and values
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
           f"{torch.get_num_threads()} threads; code: {Path(foldlite.__file__).parent.parent}; library: {library.path} ({len(library)} chains)")
     print(f"{'chain':10} {'split':5} {'L':>4} {'hits':>4} {'prefilter':>9} {'restraints':>10} {'embedding':>9}   (s)")

@@ -25,7 +25,7 @@ from foldlite.io.pdb import read_structure
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # a notebook runs in examples/
 native = read_structure(HERE.parent / "tests" / "fixtures" / "1AHO_A.pdb")  # the real structure
 sequence = native.sequence
-model = foldlite.load_model()  # the shipped weights
+model = foldlite.load_model(runtime="torch")  # the shipped weights, on torch: the cells below look inside its modules
 network = model.network.float().eval()
 print(f"{native.name}: {len(sequence)} residues\n{sequence}")
 print(model.version, "|", network.config.trunk)

@@ -20,25 +20,21 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import torch
 
-from .version import __version__
-from .model.allocator import tune_allocator
-from .model.checkpoint import default_weights_path, model_from_checkpoint, read_checkpoint, sha256_of
 from .geometry.confidence import Calibration
 from .constants import CONTACT_CLASSES, SS3_ALPHABET
 from .io.fasta import check_length, read_fasta
 from .geometry.pae import predicted_errors
 from .geometry.reconstruct import RESTRAINED_SCHEDULE, reconstruct
 from .geometry.refine import RefineWeights
-from .model.network import FoldliteModel, softmax_in_place
-from .model.precision import autocast_context
+from .geometry.threads import one_blas_thread
+from .model.loaded import (DeviceError, LoadedModel, NetworkOutput, load_model, resolve_device,  # noqa: F401
+                           run_network)
 from .structure import Structure
-from .templates.features import TemplateFeatures
 from .templates.resolve import resolve_templates
 from .templates.prepare import RESTRAIN_GEOMETRY, TemplateOptions, prepare_templates
 from .templates.search import DEFAULT_MAX_EVALUE
-from .tokenizer import describe_modified, encode_canonical, modified_residues, normalize_sequence
+from .tokenizer import describe_modified, modified_residues, normalize_sequence
 
 MIN_LENGTH = 10  # residues; shorter peptides have no fold for a distogram to describe
 MAX_LENGTH = 2000  # residues; memory grows as L² (see README "Limits")
@@ -47,99 +43,18 @@ MAX_LENGTH = 2000  # residues; memory grows as L² (see README "Limits")
 SINGLE_SEQUENCE_WEIGHTS = RefineWeights(compactness=10.0, clash=100.0, clash_distance=5.0)
 
 
-class DeviceError(ValueError):
-    """A device that was asked for but is not available."""
-
-
 class ModifiedResidueWarning(UserWarning):
     """Some residues were folded as others (U as C, O as K, B/Z/J as X); Prediction.modified_residues."""
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """'auto' (or None) -> cuda when available, else cpu; 'cuda' without CUDA is an error."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise DeviceError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device {device!r} requested but CUDA is not available on this machine; use --device cpu")
-    if resolved.type not in ("cpu", "cuda"):
-        raise DeviceError(f"device {device!r} is not supported; use cpu, cuda or auto")
-    return resolved
-
-
-@dataclass
-class LoadedModel:
-    """The network with its confidence calibration and where it came from."""
-
-    network: FoldliteModel
-    calibration: Calibration
-    device: torch.device
-    path: Path
-    provenance: dict
-    sha256: str
-
-    @property
-    def version(self) -> str:
-        return f"foldlite {__version__} weights {self.sha256[:12]}"
 
 
 _DEFAULT_MODEL: dict[str, LoadedModel] = {}
 
 
-def load_model(path: str | os.PathLike | None = None, device: str | torch.device | None = "cpu") -> LoadedModel:
-    """Load weights (default: the shipped ones) with weights_only=True and strict keys."""
-    tune_allocator()  # ~2x faster CPU inference at a few hundred residues (see foldlite.model.allocator)
-    device = resolve_device(device)
-    path = Path(path) if path is not None else default_weights_path()
-    payload = read_checkpoint(path)
-    network = model_from_checkpoint(payload, path).to(device).eval()
-    return LoadedModel(network=network, calibration=Calibration.from_dict(payload.get("calibration")),
-                       device=device, path=path, provenance=payload.get("provenance", {}),
-                       sha256=sha256_of(path))
-
-
 def _default_model(device) -> LoadedModel:
-    key = str(resolve_device(device))
+    key = "cpu" if str(device) == "cpu" else str(resolve_device(device))
     if key not in _DEFAULT_MODEL:
         _DEFAULT_MODEL[key] = load_model(None, key)
     return _DEFAULT_MODEL[key]
-
-
-@dataclass
-class NetworkOutput:
-    """Per-sequence head outputs as numpy probabilities.
-
-    distogram [L, L, 65], ss3 [L, 3], ca_torsion [L, 36], attention [N*H, L, L] float16 or None.
-    """
-
-    distogram: np.ndarray
-    ss3: np.ndarray
-    ca_torsion: np.ndarray
-    attention: np.ndarray | None
-
-
-@torch.no_grad()
-def run_network(model: LoadedModel, sequence: str, keep_attention: bool = True,
-                templates: TemplateFeatures | None = None) -> NetworkOutput:
-    """One forward pass of a canonical sequence, with template features when given (and the
-    network has a template pathway)."""
-    tokens = torch.from_numpy(encode_canonical(sequence))[None].to(model.device)  # [1, L]
-    inputs = None
-    if templates is not None and model.network.config.pair.templates:
-        inputs = (torch.from_numpy(templates.distance)[None].to(model.device),  # [1, T, L, L]
-                  torch.from_numpy(templates.residue)[None].to(model.device))  # [1, T, L, 3]
-    with autocast_context(model.device):
-        out = model.network(tokens, templates=inputs)
-    attention = out.attention[0].to(torch.float16).cpu().numpy() if keep_attention else None
-    return NetworkOutput(
-        distogram=softmax_in_place(out.distogram[0].float()).cpu().numpy(),
-        ss3=torch.softmax(out.ss3[0].float(), -1).cpu().numpy(),
-        ca_torsion=torch.softmax(out.ca_torsion[0].float(), -1).cpu().numpy(),
-        attention=attention,
-    )
 
 
 @dataclass
@@ -341,7 +256,8 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
         start=template_start)
 
     tick = time.perf_counter()
-    found = prepare_templates(sequence, library, options)
+    with one_blas_thread():  # all numpy work of the fold (not the network's): see foldlite.geometry.threads
+        found = prepare_templates(sequence, library, options)
     templates_s = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -349,35 +265,36 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
     network_s = time.perf_counter() - tick
     found.features = None  # [T, L, L]: not needed any more
 
-    tick = time.perf_counter()
-    distogram, torsion = found.restrain(net.distogram, net.ca_torsion)
-    starts = found.starts()
-    templates_s += time.perf_counter() - tick
-
-    # no restraints: pull the chain to a globule's size; restrained: fewer steps (see both constants)
-    weights, schedule = (None, RESTRAINED_SCHEDULE) if found.restrains else (SINGLE_SEQUENCE_WEIGHTS, {})
-    predictions = []
-    for k in range(num_models):
+    with one_blas_thread():
         tick = time.perf_counter()
-        # model 1 keeps the clean MDS starts; later ones are all seeded jitter (a different structure each)
-        result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
-                             clean_restarts=2 if k == 0 else 0, extra_starts=starts, weights=weights, **schedule)
-        structure = _structure(result.coords, sequence, record_id, model.calibration.for_fold(found.restrains),
-                               result.expected_lddt)
-        pae, ptm = predicted_errors(distogram, result.coords[:, 4], model.calibration.pair)  # [L, L] Å, 0-1
-        geometry_s = time.perf_counter() - tick
-        predictions.append(Prediction(
-            id=record_id, sequence=sequence, structure=structure, distogram=net.distogram,
-            ss3_probs=net.ss3, attention=net.attention, seed=seed + k,
-            timings={"network": network_s, "templates": templates_s, "geometry": geometry_s,
-                     "total": network_s + templates_s + geometry_s},
-            model_version=model.version, geometry_loss=result.loss, templates=found.used,
-            restrained_distogram=distogram if found.restrains else None, pae=pae, ptm=ptm,
-            modified_residues=modified))
-        if relax:
-            from .relax.prediction import relax_prediction
+        distogram, torsion = found.restrain(net.distogram, net.ca_torsion)
+        starts = found.starts()
+        templates_s += time.perf_counter() - tick
 
-            relax_prediction(predictions[-1])
+        # no restraints: pull the chain to a globule's size; restrained: fewer steps (see both constants)
+        weights, schedule = (None, RESTRAINED_SCHEDULE) if found.restrains else (SINGLE_SEQUENCE_WEIGHTS, {})
+        predictions = []
+        for k in range(num_models):
+            tick = time.perf_counter()
+            # model 1 keeps the clean MDS starts; later ones are all seeded jitter (a different structure each)
+            result = reconstruct(distogram, torsion, seed=seed + k, num_restarts=num_restarts,
+                                 clean_restarts=2 if k == 0 else 0, extra_starts=starts, weights=weights, **schedule)
+            structure = _structure(result.coords, sequence, record_id, model.calibration.for_fold(found.restrains),
+                                   result.expected_lddt)
+            pae, ptm = predicted_errors(distogram, result.coords[:, 4], model.calibration.pair)  # [L, L] Å, 0-1
+            geometry_s = time.perf_counter() - tick
+            predictions.append(Prediction(
+                id=record_id, sequence=sequence, structure=structure, distogram=net.distogram,
+                ss3_probs=net.ss3, attention=net.attention, seed=seed + k,
+                timings={"network": network_s, "templates": templates_s, "geometry": geometry_s,
+                         "total": network_s + templates_s + geometry_s},
+                model_version=model.version, geometry_loss=result.loss, templates=found.used,
+                restrained_distogram=distogram if found.restrains else None, pae=pae, ptm=ptm,
+                modified_residues=modified))
+            if relax:
+                from .relax.prediction import relax_prediction
+
+                relax_prediction(predictions[-1])
     predictions.sort(key=lambda p: -p.mean_plddt)
     for rank, prediction in enumerate(predictions, start=1):
         prediction.rank = rank

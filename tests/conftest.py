@@ -44,10 +44,11 @@ def tiny_weights(tmp_path_factory, tiny_model) -> str:
 
 @pytest.fixture(scope="session")
 def model(tiny_weights):
-    """The tiny weights loaded as fold() takes them (foldlite.load_model)."""
+    """The tiny weights loaded on torch (foldlite.load_model; tests/model/test_runtime.py covers the ONNX
+    runtime that fold() takes by default on CPUs without native bf16)."""
     import foldlite
 
-    return foldlite.load_model(tiny_weights)
+    return foldlite.load_model(tiny_weights, runtime="torch")
 
 
 @pytest.fixture(scope="session")

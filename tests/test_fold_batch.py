@@ -159,15 +159,31 @@ def test_workers_fold_with_the_parent_runs_precision(monkeypatch, tmp_path, tiny
     monkeypatch.setattr(precision, "_FIXED", {})
     precision.cpu_bf16_is_fast.cache_clear()
     try:
-        args = build_parser().parse_args(["fold", "--sequence", "MKTAYIAKQR", "-o", str(tmp_path), "--workers", "2"])
+        args = build_parser().parse_args(["fold", "--sequence", "MKTAYIAKQR", "-o", str(tmp_path), "--workers", "2",
+                                          "--weights", tiny_weights, "--runtime", "torch"])
         assert _fold_job(args).bf16 == precision.cpu_bf16_is_fast()
-        serial = build_parser().parse_args(["fold", "--sequence", "MKTAYIAKQR", "-o", str(tmp_path)])
+        serial = build_parser().parse_args(["fold", "--sequence", "MKTAYIAKQR", "-o", str(tmp_path), "--runtime", "torch"])
         assert _fold_job(serial).bf16 is None  # one process: it decides where it folds
         for planted in (True, False):  # a worker takes the job's decision, whatever it would measure
-            RecordFolder(FoldJob(out=str(tmp_path), weights=tiny_weights, templates="none", bf16=planted))
+            RecordFolder(FoldJob(out=str(tmp_path), weights=tiny_weights, templates="none", bf16=planted,
+                                 runtime="torch"))
             assert precision.cpu_bf16_is_fast() is planted
     finally:
         precision.cpu_bf16_is_fast.cache_clear()
+
+
+def test_workers_fold_on_the_runtime_the_parent_settled(tmp_path, tiny_weights):
+    """The parent settles the runtime once (exporting the network for ONNX Runtime first), so that every
+    worker folds on the same one; fp32 ONNX needs no bf16 decision."""
+    from foldlite.cli import build_parser
+    from foldlite.cli.fold import _fold_job
+
+    args = build_parser().parse_args(["fold", "--sequence", "MKTAYIAKQR", "-o", str(tmp_path), "--workers", "2",
+                                      "--weights", tiny_weights, "--runtime", "onnx"])
+    job = _fold_job(args)
+    assert (job.runtime, job.bf16) == ("onnx", None)
+    serial = build_parser().parse_args(["fold", "--sequence", "MKTAYIAKQR", "-o", str(tmp_path)])
+    assert _fold_job(serial).runtime == "auto"  # one process: it decides where it folds
 
 
 def _folding_order(stderr: str) -> list[str]:

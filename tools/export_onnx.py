@@ -11,35 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-CHECK_LENGTHS = (17, 150)  # residues of the random sequences the export is checked on
-CHECK_TOLERANCE = 1e-3  # largest |difference| of any logit or attention weight, torch against ONNX Runtime
-
-
-def check_against_torch(network, path: Path) -> float:
-    """Largest |difference| between torch's and ONNX Runtime's outputs over CHECK_LENGTHS."""
-    import torch
-
-    from foldlite.model.onnx_network import OnnxNetwork
-
-    session = OnnxNetwork(path)
-    worst = 0.0
-    for length in CHECK_LENGTHS:
-        tokens = np.random.default_rng(length).integers(0, 20, length)
-        with torch.no_grad():
-            expected = network(torch.from_numpy(tokens)[None])
-        got = session.run(tokens)
-        for name in ("distogram", "ss3", "ca_torsion", "attention"):
-            worst = max(worst, float(np.abs(getattr(got, name) - getattr(expected, name)[0].numpy()).max()))
-    return worst
 
 
 def main() -> int:
@@ -53,7 +29,7 @@ def main() -> int:
         return 2
 
     from foldlite.model.checkpoint import WeightsError, default_weights_path, model_from_checkpoint, read_checkpoint, sha256_of
-    from foldlite.model.onnx_export import export_onnx
+    from foldlite.model.onnx_export import CHECK_LENGTHS, ExportCheckError, export_checked
 
     weights = args.weights or default_weights_path()
     try:
@@ -62,17 +38,11 @@ def main() -> int:
         print(f"export_onnx: {error}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    # exported and checked in a scratch folder beside the output (same file system: the final move
-    # is a rename), so a failed check leaves no file behind
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=args.output.parent, prefix=".export_onnx.") as scratch:
-        candidate = export_onnx(network, Path(scratch) / args.output.name, weights_sha256=sha256_of(weights))
-        difference = check_against_torch(network, candidate)
-        if difference > CHECK_TOLERANCE:
-            print(f"export_onnx: the export differs from torch by {difference:.2e} (> {CHECK_TOLERANCE}); "
-                  "not written", file=sys.stderr)
-            return 1
-        candidate.replace(args.output)
+    try:  # exported and checked in a scratch folder beside the output: a failed check leaves no file
+        difference = export_checked(network, args.output, weights_sha256=sha256_of(weights))
+    except ExportCheckError as error:
+        print(f"export_onnx: {error}; not written", file=sys.stderr)
+        return 1
     print(f"{args.output}: {args.output.stat().st_size / 1e6:.1f} MB, weights {sha256_of(weights)[:12]}, "
           f"largest difference to torch {difference:.1e} over {len(CHECK_LENGTHS)} sequences "
           f"({', '.join(map(str, CHECK_LENGTHS))} residues), {time.perf_counter() - start:.1f} s")

@@ -75,7 +75,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.time()
     chainset = ChainSet(args.data)
-    model = load_model(args.weights, "cpu")
+    model = load_model(args.weights, "cpu", runtime="torch")
     network, heads = model.network, model.network.config.trunk.num_heads
     log = []
 

@@ -20,14 +20,16 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from ..data.build import ChainsetBuildError
     from ..data.chains import ChainSetError
     from ..model.attention_probe import ProbeError
-    from ..model.checkpoint import WeightsError
+    from ..model.runtime import RuntimeChoiceError
+    from ..model.weights_file import WeightsError
     from ..evaluation.compare import AlignmentError
     from ..templates.library import LibraryError
     from ..io.outputs import OutputExistsError
     from ..io.pdb import StructureFileError
     from ..tokenizer import SequenceError
 
-    return (UsageError, AlignmentError, SequenceError, DeviceError, WeightsError, StructureFileError, OutputExistsError,
+    return (UsageError, AlignmentError, SequenceError, DeviceError, WeightsError, RuntimeChoiceError, StructureFileError,
+            OutputExistsError,
             ChainsetBuildError, ChainSetError, LibraryError, ProbeError, FileNotFoundError, IsADirectoryError,
             PermissionError)
 

@@ -111,7 +111,7 @@ def _run_attention(args) -> int:
     if args.reference is not None:
         reference = read_structure(args.reference, chain=args.reference_chain)
         reference_cb(records[0].sequence, reference)  # not the same protein: an error before any work
-    model = load_model(args.weights, args.device)
+    model = load_model(args.weights, args.device, runtime="torch")  # the maps come from torch modules
     probe = _probe_for(model)
     out.mkdir(parents=True, exist_ok=True)
     for record, (png, tsv) in zip(records, files):

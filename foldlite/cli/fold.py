@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .args import (EXIT_FAILED, EXIT_OK, UsageError, _new_output, _output_folder, _positive_float,
                    _positive_int, _seed)
+from ..model.runtime import RUNTIMES
 from .fold_order import fold_cost, input_preview, longest_first
 from .fold_summary import print_table, write_summary
 from .fold_worker import FoldJob, RecordFolder, RecordTask, default_threads, other_outputs_message, record_names
@@ -45,7 +46,10 @@ def _add_fold(sub) -> None:
                    help="fold records in N processes, each loading the model and library once "
                         "(default 1; with --ray: the number of Ray actors)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                   help="torch threads per worker (default: the cores divided among --workers)")
+                   help="network threads per worker (default: the cores divided among --workers)")
+    p.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                   help="what runs the network: onnx (ONNX Runtime, CPU; the network is exported once into the "
+                        "cache folder), torch, or auto (default: onnx on CPUs without native bf16)")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="fold on a Ray cluster (pip install 'foldlite[cluster]'): ADDRESS (e.g. HOST:6379 "
                         "or auto), else $RAY_ADDRESS or a local Ray; -o must be a folder all nodes share")
@@ -113,19 +117,23 @@ def weights_option(value: str | None) -> str | None:
 def _fold_job(args) -> FoldJob:
     """The run's options as plain values, paths made absolute (Ray workers start in other folders)."""
     workers = args.workers or 1
-    bf16 = None
-    if (args.ray is not None or workers > 1) and args.device == "cpu":
-        # workers and actors fold with this process's precision (their own timing could differ);
-        # a serial run decides where it folds, after the library thread has started beside the torch import
-        from ..model.precision import cpu_bf16_is_fast
+    bf16, runtime = None, args.runtime
+    if args.ray is not None or workers > 1:
+        # workers and actors fold on this process's runtime (exported here once) and precision (their own
+        # timing could differ); a serial run decides where it folds, after its search process has started
+        from ..model.loaded import settle_runtime
 
-        bf16 = cpu_bf16_is_fast()
+        runtime = settle_runtime(weights_option(args.weights), args.device, args.runtime)
+        if runtime == "torch" and args.device == "cpu":
+            from ..model.precision import cpu_bf16_is_fast
+
+            bf16 = cpu_bf16_is_fast()
     return FoldJob(out=str(Path(args.out).resolve()),
                    weights=weights_option(args.weights),
                    device=args.device, templates=templates_option(args.templates), seed=args.seed, num_models=args.num_models,
                    fmt=args.format, plots=not args.no_plots, html=args.html, relax=args.relax,
                    overwrite=args.overwrite, full_distogram=args.full_distogram,
-                   bf16=bf16,
+                   bf16=bf16, runtime=runtime,
                    # Ray: one thread per actor (one actor per cluster CPU by default)
                    threads=args.threads or (1 if args.ray is not None else
                                             default_threads(workers) if workers > 1 else None))

@@ -37,7 +37,8 @@ class FoldJob:
     relax: bool = False
     overwrite: bool = False
     full_distogram: bool = False
-    threads: int | None = None  # torch threads per worker (None: torch's default)
+    threads: int | None = None  # network threads per worker (None: the runtime's default, all cores)
+    runtime: str = "auto"  # what runs the network: "auto", "onnx" or "torch" (foldlite.model.runtime)
     bf16: bool | None = None  # the run's precision, decided once by the parent (None: each decides)
 
 
@@ -69,7 +70,7 @@ class Preloaded:
 
     def check(self, job: FoldJob) -> None:
         """UsageError unless a run with `job`'s options folds as a `foldlite fold` process would."""
-        from ..model.checkpoint import sha256_of
+        from ..model.weights_file import sha256_of
         from .args import UsageError
 
         if job.weights is not None and Path(job.weights) != Path(self.model.path).resolve() \
@@ -79,6 +80,9 @@ class Preloaded:
         if job.templates != "none" and job.templates != self.templates:
             raise UsageError(f"the server searches the library {self.templates!r}, not {job.templates!r}: "
                              f"pass the same --templates (or none), or drop --server")
+        if job.runtime not in ("auto", self.model.runtime):
+            raise UsageError(f"the server runs its network on {self.model.runtime}, not {job.runtime}: "
+                             f"drop --runtime or --server")
         if str(job.device) != str(self.model.device) and job.device != "auto":
             raise UsageError(f"the server folds on {self.model.device}, not {job.device}: drop --device or --server")
 
@@ -188,21 +192,23 @@ class RecordFolder:
         in its own process (a serial `foldlite fold`); None: the library is loaded here.
         figures: a foldlite.io.figure_service.FigureService that draws the figures; None: drawn here.
         preloaded: the model and library of a server (checked against job by Preloaded.check)."""
-        import torch
-
         from ..api import load_model
         from ..templates.library import library_label
         from ..templates.resolve import resolve_templates
 
-        from ..model.precision import use_bf16
-
-        if job.threads:
-            torch.set_num_threads(job.threads)
-        if job.bf16 is not None:  # the same precision as every other worker of the run: identical files
-            use_bf16(job.bf16)
         self.job = job
         self.out = Path(job.out)
-        self.model = preloaded.model if preloaded is not None else load_model(job.weights, job.device)
+        self.model = preloaded.model if preloaded is not None else \
+            load_model(job.weights, job.device, job.runtime, threads=job.threads)
+        if self.model.runtime == "torch":  # torch is imported only for a network that runs on it
+            import torch
+
+            from ..model.precision import use_bf16
+
+            if job.threads:
+                torch.set_num_threads(job.threads)
+            if job.bf16 is not None:  # the same precision as every other worker of the run: identical files
+                use_bf16(job.bf16)
         self.search, self.figures = search, figures
         if search is not None:
             self.library = None

@@ -195,7 +195,7 @@ def _run_model_metrics(args) -> int:
 
     chainset = ChainSet(args.data)
     indices = select_chains(chainset, args.split, args.limit, *args.lengths)
-    model = load_model(args.weights, "cpu")
+    model = load_model(args.weights, "cpu", runtime="torch")  # network_metrics runs torch batches
     metrics = network_metrics(model.network, chainset, indices, prefix="")
     print(f"{len(indices)} {args.split} chains ({args.lengths[0]}-{args.lengths[1]} residues) from {chainset.path}")
     print(f"weights: {model.path} ({model.version})")

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..constants import DISTOGRAM_EDGES, LDDT_THRESHOLDS
 from .monotone import equal_count_knots
@@ -22,24 +20,29 @@ from .vectors import pairwise_distances
 INCLUSION_RADIUS = 15.0  # Å
 
 
-def _cumulative(probs: torch.Tensor) -> torch.Tensor:
-    """CDF at the 65 bin edges: [L, L, 65] with cdf[..., k] = P(d < DISTOGRAM_EDGES[k]); overflow beyond.
+def _cumulative(probs: np.ndarray) -> np.ndarray:
+    """CDF at the 65 bin edges, flat: [L * L * 65] with entry (i L + j) 65 + k = P(d_ij < DISTOGRAM_EDGES[k])
+    (the overflow class lies beyond the last edge)."""
+    cdf = np.zeros(probs.shape, np.float32)
+    np.cumsum(probs[..., :-1], axis=-1, out=cdf[..., 1:])
+    return cdf.reshape(-1)
 
-    In torch rather than numpy: its cumulative sum over the last axis is ~5x faster and uses the
-    process's threads (at L = 300: 4 ms against 20 ms), and this runs once per fold."""
-    return F.pad(torch.cumsum(probs[..., :-1], dim=-1), (1, 0))
 
-
-def _cdf_at(cdf: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
+def _cdf_at(cdf: np.ndarray, distance: np.ndarray) -> np.ndarray:
     """P(d < distance) by linear interpolation of the CDF between bin edges; distance [L, L] Å."""
     width = float(DISTOGRAM_EDGES[1] - DISTOGRAM_EDGES[0])
-    position = (distance.clamp(float(DISTOGRAM_EDGES[0]), float(DISTOGRAM_EDGES[-1]))
+    position = (np.clip(distance, float(DISTOGRAM_EDGES[0]), float(DISTOGRAM_EDGES[-1]))
                 - float(DISTOGRAM_EDGES[0])) / width
-    low = position.long().clamp_(max=len(DISTOGRAM_EDGES) - 2)
+    low = np.minimum(position.astype(np.intp), len(DISTOGRAM_EDGES) - 2)
     frac = position - low
-    below = torch.gather(cdf, -1, low[..., None])[..., 0]
-    above = torch.gather(cdf, -1, (low + 1)[..., None])[..., 0]
+    index = low + _pair_offsets(distance.shape[0])  # flat index of (i, j, low)
+    below, above = cdf.take(index), cdf.take(index + 1)
     return below + frac * (above - below)
+
+
+def _pair_offsets(length: int) -> np.ndarray:
+    """[L, L] flat offset of pair (i, j) in a flattened [L, L, 65] array."""
+    return (np.arange(length * length, dtype=np.intp) * len(DISTOGRAM_EDGES)).reshape(length, length)
 
 
 def expected_lddt(distogram_probs: np.ndarray, cb: np.ndarray) -> np.ndarray:
@@ -53,23 +56,21 @@ def expected_lddt_of_each(distogram_probs: np.ndarray, cbs: list[np.ndarray]) ->
     length = len(distogram_probs)
     if length < 2 or all(len(cb) < 2 for cb in cbs):
         return [np.zeros(len(cb)) for cb in cbs]
-    # np.require: a read-only or strided input (e.g. memory-mapped) is copied, not handed to torch as is
-    probs = torch.from_numpy(np.require(distogram_probs, np.float32, ["C", "W"]))
-    cdf = _cumulative(probs)  # [L, L, 65]
-    in_radius = _cdf_at(cdf, torch.full((length, length), INCLUSION_RADIUS))  # P(d_true < 15 Å)
-    in_radius.fill_diagonal_(0.0)
-    weight = in_radius.sum(1).clamp(min=1e-6)  # [L]
+    cdf = _cumulative(np.asarray(distogram_probs, np.float32))  # [L * L * 65]
+    in_radius = _cdf_at(cdf, np.full((length, length), INCLUSION_RADIUS, np.float32))  # P(d_true < 15 Å)
+    np.fill_diagonal(in_radius, 0.0)
+    weight = np.maximum(in_radius.sum(1), 1e-6)  # [L]
     out = []
     for cb in cbs:
         if len(cb) < 2:
             out.append(np.zeros(len(cb)))
             continue
-        built = torch.from_numpy(pairwise_distances(cb).astype(np.float32))  # [L, L]
-        score = torch.zeros_like(built)
+        built = pairwise_distances(cb).astype(np.float32)  # [L, L]
+        score = np.zeros_like(built)
         for t in LDDT_THRESHOLDS:
             score += _cdf_at(cdf, built + t) - _cdf_at(cdf, built - t)
         score /= len(LDDT_THRESHOLDS)
-        out.append(((score * in_radius).sum(1) / weight).double().numpy())
+        out.append(((score * in_radius).sum(1) / weight).astype(np.float64))
     return out
 
 

@@ -8,8 +8,7 @@ probabilities). Shapes: L residues; distances in Å; angles in radians.
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+from scipy.special import ndtr
 
 from ..constants import (DISTOGRAM_BINS, DISTOGRAM_CENTERS, DISTOGRAM_MAX, FAR_DISTANCE, TORSION_CENTERS,
                          TORSION_EDGES)
@@ -26,13 +25,15 @@ def distogram_from_distances(dist: np.ndarray, sigma: float = 0.5, dtype=np.floa
     integrated over the bins (the first bin also takes everything < 2 Å, the overflow class > 22 Å).
     A 'perfect but blurred' predictor for tests and benchmarks, and a template's known distances as
     restraints (foldlite.templates.restraints, with dtype np.float32: half the time of float64)."""
-    d = torch.from_numpy(np.asarray(dist, dtype=dtype))[..., None]  # [..., 1]
+    d = np.asarray(dist, dtype=dtype)[..., None]  # [..., 1]
     # upper edges of the 64 distance bins: P(distance < edge) for each, then 0 below and 1 above
-    upper_edges = torch.from_numpy(np.linspace(2.0, DISTOGRAM_MAX, DISTOGRAM_BINS + 1)[1:].astype(dtype))
-    cdf = torch.special.ndtr((upper_edges - d).mul_(1.0 / sigma))  # [..., 64]
-    cdf = F.pad(F.pad(cdf, (1, 0), value=0.0), (0, 1), value=1.0)  # [..., 66]
-    probs = (cdf[..., 1:] - cdf[..., :-1]).clamp_min_(0.0)  # [..., 65]
-    return probs.div_(probs.sum(-1, keepdim=True)).numpy()
+    upper_edges = np.linspace(2.0, DISTOGRAM_MAX, DISTOGRAM_BINS + 1)[1:].astype(dtype)
+    cdf = np.empty((*d.shape[:-1], DISTOGRAM_BINS + 2), dtype)  # [..., 66]
+    cdf[..., 0], cdf[..., -1] = 0.0, 1.0
+    cdf[..., 1:-1] = ndtr((upper_edges - d) / np.array(sigma, dtype))  # [..., 64]
+    probs = np.maximum(cdf[..., 1:] - cdf[..., :-1], 0.0)  # [..., 65]
+    probs /= probs.sum(-1, keepdims=True)
+    return probs
 
 
 def torsion_probs_from_angles(angles: np.ndarray, sigma: float = np.deg2rad(15.0)) -> np.ndarray:
@@ -61,9 +62,8 @@ def expected_distances(distogram_probs: np.ndarray, far_distance: float = FAR_DI
     p_far = probs[..., DISTOGRAM_BINS] / np.maximum(total, 1e-12)
     p_in = np.clip(1.0 - p_far, 0.0, 1.0)
     mass_in = np.maximum(total * p_in, 1e-12)
-    # [L, L, 65] @ [65, 2] -> [L, L, 2]: first and second moments (torch: numpy's threaded BLAS
-    # is pathologically slow on a busy 2-core machine)
-    moments = (torch.from_numpy(probs) @ torch.from_numpy(np.stack([centres, centres * centres], 1))).numpy()
+    # [L, L, 65] @ [65, 2] -> [L, L, 2]: first and second moments
+    moments = probs @ np.stack([centres, centres * centres], 1)
     mean_in = moments[..., 0] / mass_in  # [L, L]
     var_in = np.maximum(moments[..., 1] / mass_in - mean_in ** 2, 0.0)
     dist = p_in * mean_in + p_far * far_distance

@@ -8,7 +8,8 @@ pairs correct the local structure that classical MDS distorts.
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+from .vectors import pairwise_distances
 
 # Pairs whose expected-distance weight (expected_distances: P(in range) / (1 + variance)) is below
 # this are "don't know" and get shortest-path estimates: 0.05 keeps every pair with a real in-range
@@ -74,7 +75,7 @@ def classical_mds(dist: np.ndarray, weight: np.ndarray | None = None,
     # Double centring: G = -1/2 J D² J with J = I - 11ᵀ/L, written with row/column means.
     row_mean = sq.mean(axis=1, keepdims=True)
     gram = -0.5 * (sq - row_mean - row_mean.T + sq.mean())
-    evals, evecs = (t.numpy() for t in torch.linalg.eigh(torch.from_numpy(gram)))  # ascending
+    evals, evecs = np.linalg.eigh(gram)  # ascending
     top = np.argsort(evals)[::-1][:3]
     coords = evecs[:, top] * np.sqrt(np.maximum(evals[top], 0.0))
     # Fix each axis' sign (eigh's sign is arbitrary) so the output is a function of the input.
@@ -97,18 +98,18 @@ def stress_polish(coords: np.ndarray, dist: np.ndarray, weight: np.ndarray,
     length = len(coords)
     if length < 3 or iterations <= 0:
         return np.asarray(coords, np.float64).copy()
-    w = torch.from_numpy(np.asarray(weight, np.float64)).clone()
-    w.fill_diagonal_(0.0)
+    w = np.array(weight, np.float64)
+    np.fill_diagonal(w, 0.0)
     w = 0.5 * (w + w.T)
-    target = torch.from_numpy(np.asarray(dist, np.float64))
-    laplacian = torch.diag(w.sum(1)) - w  # V
-    ones = torch.full((length, length), 1.0 / length, dtype=torch.float64)
-    v_pinv = torch.linalg.inv(laplacian + ones) - ones  # V⁺ for a connected weight graph
-    x = torch.from_numpy(np.asarray(coords, np.float64)).clone()
+    target = np.asarray(dist, np.float64)
+    laplacian = np.diag(w.sum(1)) - w  # V
+    ones = np.full((length, length), 1.0 / length)
+    v_pinv = np.linalg.inv(laplacian + ones) - ones  # V⁺ for a connected weight graph
+    x = np.array(coords, np.float64)
     for _ in range(iterations):
-        d = torch.cdist(x, x)  # [L, L]
-        ratio = torch.where(d > 1e-9, w * target / d.clamp_min(1e-9), torch.zeros_like(d))
-        b = torch.diag(ratio.sum(1)) - ratio  # B(X)
+        d = pairwise_distances(x)  # [L, L]
+        ratio = np.where(d > 1e-9, w * target / np.maximum(d, 1e-9), 0.0)
+        b = np.diag(ratio.sum(1)) - ratio  # B(X)
         x = v_pinv @ (b @ x)
-    return x.numpy()
+    return x
 

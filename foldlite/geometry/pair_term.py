@@ -5,119 +5,133 @@ Cα:  w (max(0, lo - d)² + max(0, d - hi)²): the bond (lo = hi = 3.8 Å, |i-j|
 Cβ:  -log P_ij(d), linear between the knots of distances.KNOTS, flat outside them.
 
 Layout, for speed on CPU: the pair differences are one sparse product (incidence S [M, L] @ points
-[L, B*6]) and the gradient goes back through Sᵀ, which is deterministic and several times faster
-than gathers and their scatter backward. Everything per pair after that is laid out pairs-last,
-[rows, M], so each elementwise operation runs over long contiguous rows and per-pair parameters
-broadcast as [1, M] rows; the residues-first [M, B] layout made operations such as a clamp between
-per-pair bounds ~40x slower (broadcasting along the short inner axis). The sums over x, y, z and
-the expansion back to them are small dense matrix products (`_xyz_sum`).
+[L, B*6], scipy.sparse) and the gradient goes back through Sᵀ, which is deterministic and several
+times faster than gathers and their scatter-add backward. The sums over x, y, z and the expansion back
+to them are small dense matrix products (`_xyz_sum`), so no operation reduces over a short strided axis.
 
 Shapes: L residues, B traces, M pairs; points [L, B, 6] = (Cα xyz, virtual Cβ xyz); Å.
 """
 from __future__ import annotations
 
-import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 
-import torch
+import numpy as np
+import scipy.sparse
 
 from .distances import BIN_WIDTH, KNOTS
 
 NUM_KNOTS = len(KNOTS)  # 65
 
 
-def incidence(i: torch.Tensor, j: torch.Tensor, length: int):
-    """CSR incidence matrix S [M, L] (row m: +1 at i[m], -1 at j[m]) and its transpose [L, M].
-
-    Indices are int32 (M < 2^31 pairs): with int64 ones torch converts them for the sparse kernel at
-    every product (S @ points 0.18 -> 0.14 ms, Sᵀ @ gradient 0.10 -> 0.07 ms at 15,000 pairs; same
-    results)."""
+def incidence(i: np.ndarray, j: np.ndarray, length: int, dtype=np.float32):
+    """CSR incidence matrix S [M, L] (row m: +1 at i[m], -1 at j[m]) and its transpose [L, M], as CSR
+    too (the product Sᵀ @ gradient runs over the transpose's rows)."""
     num = len(i)
-    cols = torch.stack([i, j], dim=1).reshape(-1)  # [2M]; i < j, so each row's columns are sorted
-    vals = torch.tensor([1.0, -1.0]).repeat(num)
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter("ignore")
-        s = torch.sparse_csr_tensor(torch.arange(0, 2 * num + 1, 2, dtype=torch.int32), cols.int(), vals,
-                                    (num, length))
-        order = torch.argsort(cols, stable=True)  # transpose: group the entries by residue
-        crow = torch.zeros(length + 1, dtype=torch.int32)
-        crow[1:] = torch.cumsum(torch.bincount(cols, minlength=length), 0)
-        pair_of = torch.arange(num, dtype=torch.int32).repeat_interleave(2)
-        s_t = torch.sparse_csr_tensor(crow, pair_of[order], vals[order], (length, num))
-    return s, s_t
+    cols = np.stack([i, j], axis=1).reshape(-1)  # [2M]; i < j, so each row's columns are sorted
+    values = np.tile(np.array([1.0, -1.0], dtype), num)
+    s = scipy.sparse.csr_matrix((values, cols, np.arange(0, 2 * num + 1, 2)), shape=(num, length))
+    return s, s.T.tocsr()
 
 
 @lru_cache(maxsize=16)
-def _xyz_sum(batch: int, dtype: torch.dtype) -> torch.Tensor:
-    """[2B, 6B] 0/1 matrix: row (atom * B + b) sums the x, y, z columns of atom (0 Cα, 1 Cβ) of trace b
-    in a [.., B*6] row laid out (b, atom, xyz)."""
-    out = torch.zeros(2, batch, batch, 2, 3, dtype=dtype)
+def _xyz_sum(batch: int, dtype: np.dtype) -> np.ndarray:
+    """[6B, 2B] 0/1 matrix: column (atom * B + b) sums the x, y, z columns of atom (0 Cα, 1 Cβ) of
+    trace b in a [.., B*6] row laid out (b, atom, xyz)."""
+    out = np.zeros((batch, 2, 3, 2, batch), dtype)
     for atom in range(2):
         for b in range(batch):
-            out[atom, b, b, atom] = 1.0
-    return out.reshape(2 * batch, 6 * batch)
+            out[b, atom, :, atom, b] = 1.0
+    out = out.reshape(6 * batch, 2 * batch)
+    out.flags.writeable = False  # shared through the cache
+    return out
+
+
+@dataclass(frozen=True)
+class CaInterval:
+    """The Cα term of `count` consecutive pairs of a group: allowed interval [lo, hi] Å, weight w."""
+
+    count: int
+    lo: float
+    hi: float
+    weight: float
 
 
 class PairGroup:
     """A fixed list of pairs with their parameters; `energy_and_gradient` evaluates them.
 
-    ca_lo, ca_hi, ca_2w: the Cα interval (Å) and twice its weight, [1, M] tensors or one float for
-    all pairs. Distance potential: either per pair, values [M, 65] (-log P at the knots) and slopes
+    ca_intervals: the Cα terms, each for the next `count` pairs (the counts add up to M); pairs that
+    share their interval are consecutive, so each block is clipped against two plain numbers (a
+    per-pair bound broadcast over the traces made that ~10x slower). Distance potential: either per pair, values [M, 65] (-log P at the knots) and slopes
     [M, 66] (per Å; column k + 1 is the segment from knot k to k + 1, columns 0 and 65 are the flat
     outsides), or one row of each shared by all pairs ([65] and [66]).
     """
 
-    def __init__(self, i: torch.Tensor, j: torch.Tensor, length: int, ca_lo, ca_hi, ca_2w,
-                 values: torch.Tensor, slopes: torch.Tensor, distogram_weight: float):
+    def __init__(self, i: np.ndarray, j: np.ndarray, length: int, ca_intervals: list[CaInterval],
+                 values: np.ndarray, slopes: np.ndarray, distogram_weight: float, dtype=np.float32):
         self.num_pairs = len(i)
-        self.ca_lo, self.ca_hi, self.ca_2w = ca_lo, ca_hi, ca_2w
+        if sum(block.count for block in ca_intervals) != self.num_pairs:
+            raise ValueError(f"the Cα intervals cover {sum(b.count for b in ca_intervals)} pairs, not {len(i)}")
+        stops = np.cumsum([block.count for block in ca_intervals])
+        # (pair slice, interval) per block
+        self.ca_blocks = [(slice(stop - block.count, stop), block) for stop, block in zip(stops, ca_intervals)]
         self.distogram_weight = distogram_weight
-        self.shared = values.dim() == 1
-        # per pair: knots first, [65, M] and [66, M], so a lookup is a gather along dim 0 of [B, M]
-        self.values = values if self.shared else values.t().contiguous()
-        self.slopes = slopes if self.shared else slopes.t().contiguous()
+        self.shared = values.ndim == 1
+        # flat tables: a lookup is one take; per pair, row m's entries start at m * width
+        self.values = np.ascontiguousarray(values, dtype).reshape(-1)
+        self.slopes = np.ascontiguousarray(slopes, dtype).reshape(-1)
+        self.value_rows = self.slope_rows = None  # a shared row: index it directly
+        if not self.shared:
+            self.value_rows = (np.arange(self.num_pairs) * values.shape[1])[:, None]  # [M, 1]
+            self.slope_rows = (np.arange(self.num_pairs) * slopes.shape[1])[:, None]
         if self.num_pairs:
-            self.incidence, self.incidence_t = incidence(i, j, length)
+            self.incidence, self.incidence_t = incidence(i, j, length, dtype)
 
-    def _lookup(self, table: torch.Tensor, index: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """table[index] for a shared row, table[index[b, m], m] per pair; index [B, M] -> [B, M]."""
-        if self.shared:
-            return torch.take(table, index).to(dtype)
-        return torch.gather(table, 0, index).to(dtype)
+    @staticmethod
+    def _lookup(table: np.ndarray, rows: np.ndarray | None, index: np.ndarray) -> np.ndarray:
+        """table[index] for a shared row (rows None), else table[m, index[m, b]] with rows [M, 1] the
+        flat start of each pair's row; index [M, B] -> [M, B]."""
+        return table.take(index if rows is None else rows + index)
 
-    def energy_and_gradient(self, points: torch.Tensor, need_value: bool):
+    def energy_and_gradient(self, points: np.ndarray, need_value: bool):
         """points [L, B, 6] -> (energy [B] or None, dE/dpoints [L, B, 6])."""
         length, batch, _ = points.shape
         if self.num_pairs == 0:
-            return (points.new_zeros(batch) if need_value else None), torch.zeros_like(points)
-        dtype = points.dtype
+            return (np.zeros(batch, points.dtype) if need_value else None), np.zeros_like(points)
         # [M, B*6]: Cα and Cβ difference vectors of each pair, columns (b, atom, xyz)
-        diff = self.incidence.to(dtype) @ points.reshape(length, -1)
-        xyz_sum = _xyz_sum(batch, dtype)  # [2B, 6B]
-        dist = (xyz_sum @ (diff * diff).t()).add_(1e-8).sqrt_()  # [2B, M]: rows Cα of each trace, then Cβ
-        d_ca, d_cb = dist[:batch], dist[batch:]  # [B, M] each
+        diff = self.incidence @ points.reshape(length, -1)
+        xyz_sum = _xyz_sum(batch, diff.dtype)  # [6B, 2B]
+        dist = np.sqrt((diff * diff) @ xyz_sum + 1e-8)  # [M, 2B]: columns Cα of each trace, then Cβ
+        d_ca, d_cb = dist[:, :batch], dist[:, batch:]  # [M, B] each
 
-        # Cα: d - clamp(d, lo, hi) is the signed distance outside the allowed interval.
-        excess = d_ca - torch.clamp(d_ca, self.ca_lo, self.ca_hi)  # [B, M]
+        # Cα: d - clip(d, lo, hi) is the signed distance outside the allowed interval, times 2 w
+        # (the derivative of w excess²); e_ca sums w excess² per trace.
+        ca_coef = np.empty_like(d_ca)  # [M, B]
+        e_ca = np.zeros(batch, d_ca.dtype) if need_value else None
+        for rows, block in self.ca_blocks:
+            excess = d_ca[rows] - np.clip(d_ca[rows], block.lo, block.hi)
+            np.multiply(excess, 2.0 * block.weight, out=ca_coef[rows])
+            if need_value:
+                e_ca += block.weight * np.einsum("mb,mb->b", excess, excess)
         # Cβ: slope of -log P on the segment holding d; padded index 0 = below the first knot,
         # 65 = beyond the last one.
         pos = d_cb * (1.0 / BIN_WIDTH) + (1.0 - float(KNOTS[0]) / BIN_WIDTH)  # knot coordinate + 1
-        segment = pos.clamp(0.0, NUM_KNOTS).long()  # [B, M]
-        slope = self._lookup(self.slopes, segment, dtype)
+        segment = np.clip(pos, 0.0, NUM_KNOTS).astype(np.intp)  # [M, B]
+        slope = self._lookup(self.slopes, self.slope_rows, segment)
 
         # dE/d(diff) = dE/dd * diff / d, expanded back to the x, y, z columns: [M, B*6]
-        coef = torch.cat([excess * self.ca_2w, slope * self.distogram_weight]).div_(dist)  # [2B, M]
-        grad_diff = diff.mul_(coef.t() @ xyz_sum)
-        grad = (self.incidence_t.to(dtype) @ grad_diff).view(length, batch, 6)
+        coef = np.concatenate([ca_coef, slope * self.distogram_weight], axis=1)
+        coef /= dist  # [M, 2B]
+        diff *= coef @ xyz_sum.T
+        grad = (self.incidence_t @ diff).reshape(length, batch, 6)
 
         if not need_value:
             return None, grad
-        e_ca = (0.5 * self.ca_2w * excess * excess).sum(1)  # [B]
         # -log P at d: value at the left knot + slope * offset, flat outside the knot range
-        left = (pos - 1.0).clamp(0.0, NUM_KNOTS - 1.0)  # knot coordinate, clamped
-        knot = left.clamp(max=NUM_KNOTS - 2.0).floor()
-        value = self._lookup(self.values, knot.long(), dtype)
-        step = self._lookup(self.slopes, knot.long() + 1, dtype)  # slope of that segment
-        e_cb = (value + step * (left - knot) * BIN_WIDTH).sum(1)
+        left = np.clip(pos - 1.0, 0.0, NUM_KNOTS - 1.0)  # knot coordinate, clamped
+        knot = np.floor(np.minimum(left, NUM_KNOTS - 2.0))
+        index = knot.astype(np.intp)
+        value = self._lookup(self.values, self.value_rows, index)
+        step = self._lookup(self.slopes, self.slope_rows, index + 1)  # that segment's slope
+        e_cb = (value + step * (left - knot) * BIN_WIDTH).sum(0)
         return e_ca + self.distogram_weight * e_cb, grad
-

@@ -10,8 +10,9 @@ pretending Cα ≈ Cβ: Cα and Cβ distances of a contact differ by 1-2 Å, whi
 virtual Cβ is also chiral, so the distogram alone carries a little hand signal.
 
 Every term's gradient is written out (pair_term.py, chain_terms.py) and Adam calls it directly:
-no autograd graph per step (at 300 residues a step took ~4.5-7 ms through autograd on 2 cores of an
-AMD EPYC, mostly fixed costs of its many small operations).
+no autograd graph per step (at 300 residues a step took ~4.5-7 ms through torch's autograd on 2 cores
+of an AMD EPYC, mostly fixed costs of its many small operations). It is numpy and scipy.sparse, not
+torch: the geometry does not need torch at all (see README "Speed and memory" for why that matters).
 
 Traces here are [L, B, 3], residues first, unlike the network's B-first tensors: every step is one
 sparse product incidence [M, L] @ points [L, B*6], which needs residues on the leading axis.
@@ -21,13 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..constants import (CA_CA_DISTANCE, DISTOGRAM_BINS, DISTOGRAM_CENTERS, NUM_DISTOGRAM_CLASSES, TORSION_BINS,
                          TORSION_CENTERS)
 from .chain_terms import dihedral_with_gradient, scatter_dihedral_gradient, virtual_cb, virtual_cb_backward
 from .distances import BIN_WIDTH, KNOTS, TORSION_WIDTH
-from .pair_term import PairGroup
+from .pair_term import CaInterval, PairGroup
 
 CLASH_DISTANCE = 4.0  # Å, Cα–Cα for |i - j| >= 3
 CA_I2_RANGE = (5.0, 7.3)  # Å, Cα(i)–Cα(i+2): virtual bond angle ~82°..148°, covers real chains
@@ -71,7 +71,7 @@ def _blur(probs: np.ndarray, sigma_bins: float, circular: bool) -> np.ndarray:
     if circular:
         delta = (delta + bins // 2) % bins - bins // 2
     kernel = np.exp(-0.5 * (delta / sigma_bins) ** 2).astype(probs.dtype)
-    return (torch.from_numpy(probs) @ torch.from_numpy(kernel)).numpy()  # [..., bins]
+    return probs @ kernel  # [..., bins]
 
 
 def smoothed_neg_log(probs: np.ndarray, circular: bool = False, mix: float = 0.2,
@@ -105,8 +105,7 @@ class _Energy:
     far_margin of 22 Å (refresh(), every few steps); this keeps L = 1000 at ~10^5 pairs. The two
     kinds are separate pair groups, so a refresh rebuilds only the small list of active far pairs.
 
-    `gradient(x)` is what the optimiser calls; calling the object gives the energy [B] as a
-    differentiable function of x (its gradient is the same hand-written one).
+    `gradient(x)` is what the optimiser calls; calling the object gives the energy [B].
     """
 
     def __init__(self, distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None,
@@ -131,126 +130,107 @@ class _Energy:
         # Shifted so a far pair beyond 22 Å adds exactly 0 whether or not it is active: energies
         # then do not depend on the active set (which all traces of a batch share).
         far_values -= far_values[:, -1:]
-        values = smoothed_neg_log(probs[iu[informative], ju[informative]])  # [M, 65] at KNOTS
-        self.far_values = torch.from_numpy(far_values[0])  # [65], shared by every far pair
-        self.far_slopes = torch.from_numpy(_knot_slopes(far_values)[0])  # [66]
-        inf_i, inf_j = torch.from_numpy(iu[informative]), torch.from_numpy(ju[informative])
-        sep = inf_j - inf_i
-        low, high = CA_I2_RANGE
-        # Cα restraint per pair, [1, M] each: bond (|i-j| = 1) / i+2 range (2) / clash (>= 3).
-        def by_separation(bond, i_plus_2, rest):
-            return torch.where(sep == 1, bond, torch.where(sep == 2, i_plus_2, rest))[None, :].float()
-
-        self.informative = PairGroup(
-            inf_i, inf_j, length, ca_lo=by_separation(CA_CA_DISTANCE, low, weights.clash_distance),
-            ca_hi=by_separation(CA_CA_DISTANCE, high, CLASH_CEILING),
-            ca_2w=2.0 * by_separation(weights.bond, weights.angle, weights.clash),
-            values=torch.from_numpy(values), slopes=torch.from_numpy(_knot_slopes(values)),
-            distogram_weight=weights.distogram)
+        # informative pairs ordered by their Cα term: bonds (|i - j| = 1), then i, i+2 (2), then the rest
+        inf_i, inf_j = iu[informative], ju[informative]
+        order = np.argsort(np.minimum(inf_j - inf_i, 3), kind="stable")
+        inf_i, inf_j = inf_i[order], inf_j[order]
+        values = smoothed_neg_log(probs[inf_i, inf_j])  # [M, 65] at KNOTS
+        self.far_values = far_values[0]  # [65], shared by every far pair
+        self.far_slopes = _knot_slopes(far_values)[0]  # [66]
+        separation = inf_j - inf_i
+        intervals = [CaInterval(int((separation == 1).sum()), CA_CA_DISTANCE, CA_CA_DISTANCE, weights.bond),
+                     CaInterval(int((separation == 2).sum()), *CA_I2_RANGE, weights.angle),
+                     CaInterval(int((separation >= 3).sum()), weights.clash_distance, CLASH_CEILING, weights.clash)]
+        self.informative = PairGroup(inf_i, inf_j, length, intervals, values=values, slopes=_knot_slopes(values),
+                                     distogram_weight=weights.distogram)
         # far pairs are all |i - j| >= 3 (closer ones are informative): clash only
-        self.far_i = torch.from_numpy(iu[~informative])
-        self.far_j = torch.from_numpy(ju[~informative])
-        self.set_active_far(torch.zeros(0, dtype=torch.long))
+        self.far_i = iu[~informative]
+        self.far_j = ju[~informative]
+        self.set_active_far(np.zeros(0, dtype=np.intp))
 
         self.torsion_table = None
         if ca_torsion_probs is not None and length >= 4:
             table = smoothed_neg_log(np.asarray(ca_torsion_probs)[1:-2], circular=True,
                                      sigma_bins=2.0)  # [L-3, 36]: residues with a defined torsion
-            self.torsion_table = torch.from_numpy(table).reshape(-1)
-            self.torsion_base = (torch.arange(length - 3) * TORSION_BINS)[:, None]  # [L-3, 1]
+            self.torsion_table = table.reshape(-1)
+            self.torsion_base = (np.arange(length - 3) * TORSION_BINS)[:, None]  # [L-3, 1]
         self.use_torsion = False
 
-    def set_active_far(self, active: torch.Tensor):
+    def set_active_far(self, active: np.ndarray):
         """Evaluate these far pairs (indices into far_i / far_j) beside the informative ones."""
         w = self.weights
-        self.active_far = PairGroup(self.far_i[active], self.far_j[active], self.length, w.clash_distance,
-                                    CLASH_CEILING, 2.0 * w.clash, self.far_values, self.far_slopes, w.distogram)
+        clash = CaInterval(len(active), w.clash_distance, CLASH_CEILING, w.clash)
+        self.active_far = PairGroup(self.far_i[active], self.far_j[active], self.length, [clash],
+                                    self.far_values, self.far_slopes, w.distogram)
 
-    @torch.no_grad()
-    def refresh(self, x: torch.Tensor):
+    def refresh(self, x: np.ndarray):
         """Activate the far pairs whose virtual-Cβ distance is now within reach of 22 Å."""
         if len(self.far_i) == 0:
             return
         cb, _ = virtual_cb(x)  # [L, B, 3]
-        d = (cb.index_select(0, self.far_i) - cb.index_select(0, self.far_j)).norm(dim=-1)  # [F, B]
-        close = (d < KNOTS[-1] + self.far_margin).any(dim=1)
-        self.set_active_far(torch.nonzero(close).flatten())
+        d = np.linalg.norm(cb[self.far_i] - cb[self.far_j], axis=-1)  # [F, B]
+        close = (d < KNOTS[-1] + self.far_margin).any(axis=1)
+        self.set_active_far(np.flatnonzero(close))
 
-    @torch.no_grad()
-    def energy_and_gradient(self, x: torch.Tensor, need_value: bool = True):
+    def energy_and_gradient(self, x: np.ndarray, need_value: bool = True):
         """x [L, B, 3] -> (energy [B] or None when not need_value, dE/dx [L, B, 3])."""
-        x = x.detach()
         cb, frame = virtual_cb(x)
-        points = torch.cat([x, cb], dim=-1)  # [L, B, 6]
+        points = np.concatenate([x, cb], axis=-1)  # [L, B, 6]
         energy, grad_points = self.informative.energy_and_gradient(points, need_value)
         far_energy, far_grad = self.active_far.energy_and_gradient(points, need_value)
         grad_points += far_grad
-        grad = grad_points[..., :3] + virtual_cb_backward(frame, grad_points[..., 3:].contiguous())
+        grad = grad_points[..., :3] + virtual_cb_backward(frame, np.ascontiguousarray(grad_points[..., 3:]))
         if need_value:
             energy = energy + far_energy
         if self.use_torsion and self.torsion_table is not None:
             tau, dtau = dihedral_with_gradient(x)  # [L-3, B], [4, L-3, B, 3]
             pos = (tau - float(TORSION_CENTERS[0])) / TORSION_WIDTH
-            k = pos.floor()
-            k0 = k.long() % TORSION_BINS  # circular knots
-            v0 = torch.take(self.torsion_table, self.torsion_base + k0).to(x.dtype)
-            v1 = torch.take(self.torsion_table, self.torsion_base + (k0 + 1) % TORSION_BINS).to(x.dtype)
+            k = np.floor(pos)
+            k0 = k.astype(np.intp) % TORSION_BINS  # circular knots
+            v0 = self.torsion_table.take(self.torsion_base + k0).astype(x.dtype)
+            v1 = self.torsion_table.take(self.torsion_base + (k0 + 1) % TORSION_BINS).astype(x.dtype)
             grad += scatter_dihedral_gradient(self.weights.torsion / TORSION_WIDTH * (v1 - v0), dtau, self.length)
             if need_value:
                 energy = energy + self.weights.torsion * (v0 + (v1 - v0) * (pos - k)).sum(0)
         if self.weights.compactness > 0:
-            centred = x - x.mean(0, keepdim=True)  # [L, B, 3]
-            radius = centred.square().sum(-1).mean(0).sqrt()  # [B] Å
-            excess = (radius - compact_radius(self.length)).clamp(min=0.0)  # [B] Å
+            centred = x - x.mean(0, keepdims=True)  # [L, B, 3]
+            radius = np.sqrt((centred * centred).sum(-1).mean(0))  # [B] Å
+            excess = np.maximum(radius - compact_radius(self.length), 0.0)  # [B] Å
             # d radius / dx_i = centred_i / (L radius)
-            grad += (2.0 * self.weights.compactness * excess / radius.clamp(min=1e-12))[None, :, None] * centred
+            grad += (2.0 * self.weights.compactness * excess / np.maximum(radius, 1e-12))[None, :, None] * centred
             if need_value:
-                energy = energy + self.weights.compactness * self.length * excess.square()
+                energy = energy + self.weights.compactness * self.length * excess * excess
         return energy, grad
 
-    def gradient(self, x: torch.Tensor) -> torch.Tensor:
+    def gradient(self, x: np.ndarray) -> np.ndarray:
         """dE/dx [L, B, 3] for x [L, B, 3] (traces are independent: each trace's own gradient)."""
         return self.energy_and_gradient(x, need_value=False)[1]
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-trace energy [B] for x [L, B, 3], differentiable."""
-        return _EnergyFunction.apply(x, self)
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Per-trace energy [B] for x [L, B, 3]."""
+        return self.energy_and_gradient(x)[0]
 
 
-class _EnergyFunction(torch.autograd.Function):
-    """Energy [B] of x [L, B, 3] whose backward is the hand-written gradient."""
-
-    @staticmethod
-    def forward(ctx, x, energy):
-        value, grad = energy.energy_and_gradient(x)
-        ctx.save_for_backward(grad)
-        return value
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        (grad,) = ctx.saved_tensors
-        return grad * grad_out[None, :, None], None
-
-
-def _adam(energy: _Energy, x0: torch.Tensor, steps: int, lr: float, lr_end: float,
-          refresh_every: int = 20, betas=(0.9, 0.99), eps: float = 1e-8) -> torch.Tensor:
-    """Adam with a cosine learning-rate decay (lr -> lr_end, roughly Å per step) on x [L, B, 3].
-
-    Written out rather than torch.optim.Adam: the optimizer class imports torch._dynamo on first
-    use (~2.5 s on this machine), and the handful of in-place ops here is all we need.
-    """
-    x = x0.detach().clone()
-    m, v = torch.zeros_like(x), torch.zeros_like(x)
+def _adam(energy: _Energy, x0: np.ndarray, steps: int, lr: float, lr_end: float,
+          refresh_every: int = 20, betas=(0.9, 0.99), eps: float = 1e-8) -> np.ndarray:
+    """Adam with a cosine learning-rate decay (lr -> lr_end, roughly Å per step) on x [L, B, 3]
+    (a new array; x0 is left as it is). Written out: the handful of in-place operations here is all
+    it needs."""
+    x = np.array(x0)
+    m, v = np.zeros_like(x), np.zeros_like(x)
     for step in range(steps):
         if step % refresh_every == 0:
             energy.refresh(x)
         grad = energy.gradient(x)
         cos = 0.5 * (1.0 + np.cos(np.pi * step / max(steps - 1, 1)))
         step_lr = lr_end + (lr - lr_end) * cos
-        m.mul_(betas[0]).add_(grad, alpha=1.0 - betas[0])
-        v.mul_(betas[1]).addcmul_(grad, grad, value=1.0 - betas[1])
+        m *= betas[0]
+        m += (1.0 - betas[0]) * grad
+        v *= betas[1]
+        v += (1.0 - betas[1]) * grad * grad
         m_hat_scale = step_lr / (1.0 - betas[0] ** (step + 1))
-        v_hat = v / (1.0 - betas[1] ** (step + 1))
-        x.addcdiv_(m, v_hat.sqrt_().add_(eps), value=-m_hat_scale)
+        denominator = np.sqrt(v / (1.0 - betas[1] ** (step + 1)))
+        denominator += eps
+        x -= m_hat_scale * m / denominator
     energy.refresh(x)
     return x

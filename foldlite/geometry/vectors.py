@@ -33,10 +33,8 @@ def pairwise_distances(x: np.ndarray, dtype=np.float64) -> np.ndarray:
 
 
 def mirror(x):
-    """Reflect through the yz-plane (numpy or torch, any shape [..., 3])."""
-    if isinstance(x, np.ndarray):
-        return x * np.array([-1.0, 1.0, 1.0])
-    return x * x.new_tensor([-1.0, 1.0, 1.0])
+    """Reflect through the yz-plane (any shape [..., 3], the same dtype)."""
+    return x * np.array([-1.0, 1.0, 1.0], x.dtype)
 
 
 def rotation_between(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

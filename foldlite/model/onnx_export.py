@@ -11,26 +11,38 @@ that covers no pair, which adds exactly zero (TemplateEmbedding). Inputs and out
     -> distogram [1, L, L, K], ss3 [1, L, 3], ca_torsion [1, L, 36] logits (float32),
        attention [1, N*H, L, L] probabilities
 
-The file's metadata names the weights it came from (their SHA-256) and EXPORT_FORMAT.
-Needs the `onnx` package besides torch (pip install -e '.[onnx]').
+The file's metadata names the weights it came from (their SHA-256), EXPORT_FORMAT and the network's
+ModelConfig (JSON), and holds any
+further text the caller gives (foldlite.model.onnx_cache stores the calibration and provenance).
+export_checked also compares the export with torch before it keeps the file. Needs the `onnx` package
+besides torch.
 """
 from __future__ import annotations
 
 import copy
+import json
 import os
 import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 import torch
 from torch import nn
 
 from .network import FoldliteModel
-from .onnx_network import EXPORT_FORMAT, empty_templates
+from .onnx_network import EXPORT_FORMAT, OnnxNetwork, empty_templates
 
 INPUT_NAMES = ["tokens", "template_distance", "template_residue"]
 OUTPUT_NAMES = ["distogram", "ss3", "ca_torsion", "attention"]
 TRACE_LENGTH = 24  # residues of the example the trace runs on: any length works afterwards
+CHECK_LENGTHS = (17, 150)  # residues of the random sequences an export is checked on
+CHECK_TOLERANCE = 1e-3  # largest |difference| of any logit or attention weight, torch against ONNX Runtime
+
+
+class ExportCheckError(RuntimeError):
+    """An export whose outputs differ from torch's by more than CHECK_TOLERANCE."""
 
 
 class _Outputs(nn.Module):
@@ -45,8 +57,10 @@ class _Outputs(nn.Module):
         return out.distogram, out.ss3, out.ca_torsion, out.attention
 
 
-def export_onnx(network: FoldliteModel, path: str | os.PathLike, weights_sha256: str = "") -> Path:
-    """Write the network (left unchanged: a copy is traced) to `path`, atomically."""
+def export_onnx(network: FoldliteModel, path: str | os.PathLike, weights_sha256: str = "",
+                metadata: dict[str, str] | None = None) -> Path:
+    """Write the network (left unchanged: a copy is traced) to `path`, atomically; `metadata` (text
+    keys and values) is stored beside the format and the weights' SHA-256."""
     import onnx  # needed by torch.onnx.export as well; a clear ImportError here if it is missing
 
     if not network.config.pair.templates:
@@ -71,7 +85,9 @@ def export_onnx(network: FoldliteModel, path: str | os.PathLike, weights_sha256:
                               opset_version=17, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
                               dynamic_axes=dynamic)
         model = onnx.load(scratch)
-        for key, value in {"foldlite_export_format": EXPORT_FORMAT, "weights_sha256": weights_sha256}.items():
+        stored = {**(metadata or {}), "foldlite_export_format": EXPORT_FORMAT, "weights_sha256": weights_sha256,
+                  "config": json.dumps(network.config.to_dict())}
+        for key, value in stored.items():
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.save(model, scratch)
@@ -81,3 +97,35 @@ def export_onnx(network: FoldliteModel, path: str | os.PathLike, weights_sha256:
         Path(scratch).unlink(missing_ok=True)
         raise
     return path
+
+
+def difference_to_torch(network: FoldliteModel, path: str | os.PathLike) -> float:
+    """Largest |difference| between torch's and ONNX Runtime's outputs over CHECK_LENGTHS (random
+    sequences, no templates)."""
+    session = OnnxNetwork(path)
+    worst = 0.0
+    for length in CHECK_LENGTHS:
+        tokens = np.random.default_rng(length).integers(0, 20, length)
+        with torch.no_grad():
+            expected = network(torch.from_numpy(tokens)[None])
+        got = session.run(tokens)
+        for name in ("distogram", "ss3", "ca_torsion", "attention"):
+            worst = max(worst, float(np.abs(getattr(got, name) - getattr(expected, name)[0].float().numpy()).max()))
+    return worst
+
+
+def export_checked(network: FoldliteModel, path: str | os.PathLike, weights_sha256: str = "",
+                   metadata: dict[str, str] | None = None) -> float:
+    """export_onnx into a scratch folder beside `path`, compared with torch there; moved to `path` (a
+    rename, replacing any file there) only when within CHECK_TOLERANCE, else ExportCheckError and no
+    file. Returns the largest difference."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    network = network.float().eval()
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as scratch:
+        candidate = export_onnx(network, Path(scratch) / path.name, weights_sha256, metadata)
+        difference = difference_to_torch(network, candidate)
+        if difference > CHECK_TOLERANCE:
+            raise ExportCheckError(f"the ONNX export differs from torch by {difference:.2e} (> {CHECK_TOLERANCE})")
+        candidate.replace(path)
+    return difference

@@ -7,13 +7,17 @@ onnx_export's docstring says, without the batch axis.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-EXPORT_FORMAT = "1"  # written by onnx_export into the file's metadata; bump when inputs or outputs change
+from ..config import ModelConfig
+
+EXPORT_FORMAT = "2"  # written by onnx_export into the metadata; bump when inputs, outputs or metadata change
 
 
 class OnnxNetworkError(ValueError):
@@ -49,6 +53,9 @@ class OnnxNetwork:
         # the arena's memory pattern is planned for one input shape; every length is a new shape
         # (measured at 500 residues: 0.3 GB more peak memory with it on, and no faster)
         options.enable_mem_pattern = False
+        # idle threads sleep instead of spinning: a fold shares the cores with its search and figure
+        # processes, whose work the spinning would take CPU time from
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own classes for missing, damaged or foreign files
@@ -58,6 +65,15 @@ class OnnxNetwork:
             raise OnnxNetworkError(f"{self.path}: not a foldlite network export of format {EXPORT_FORMAT} "
                                    f"(its metadata: {metadata or 'none'})")
         self.weights_sha256 = metadata.get("weights_sha256", "")
+        self.metadata = dict(metadata)  # text keys and values (onnx_export: the format, weights, caller's)
+
+    @cached_property
+    def config(self) -> ModelConfig:
+        """The exported network's configuration (sizes, heads, bins), as the torch model has it."""
+        try:
+            return ModelConfig.from_dict(json.loads(self.metadata["config"]))
+        except (KeyError, ValueError, TypeError) as error:
+            raise OnnxNetworkError(f"{self.path}: the export does not record its network's configuration") from error
 
     def run(self, tokens: np.ndarray, templates: tuple[np.ndarray, np.ndarray] | None = None) -> OnnxOutputs:
         no_templates = templates is None or len(templates[0]) == 0
@@ -67,3 +83,12 @@ class OnnxNetwork:
                  "template_residue": np.asarray(residue, np.float32)[None]}
         distogram, ss3, ca_torsion, attention = self.session.run(None, feeds)
         return OnnxOutputs(distogram[0], ss3[0], ca_torsion[0], attention[0])
+
+
+def softmax_in_place(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis of a float32 array, computed in its own memory (a 2,000-residue
+    distogram is 1 GB: no second copy)."""
+    logits -= logits.max(axis=-1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=-1, keepdims=True)
+    return logits

@@ -8,8 +8,9 @@ processes (`foldlite fold --workers N`, a server and its search process).
 
     library = mapped_library(path)   # what resolve_templates("auto" or a path) returns
 
-The cache folder is $FOLDLITE_CACHE_DIR, else $XDG_CACHE_HOME/foldlite, else ~/.cache/foldlite; the
-shipped library takes 67 MB there, under libraries/. FOLDLITE_CACHE_DIR=off (or empty) turns it off.
+The cache folder is foldlite.cache.cache_root() ($FOLDLITE_CACHE_DIR, else $XDG_CACHE_HOME/foldlite, else
+~/.cache/foldlite); the shipped library takes 67 MB there, under libraries/. FOLDLITE_CACHE_DIR=off (or
+empty) turns it off.
 An entry belongs to one library file: its resolved path and its content, named by the CRC-32s that the
 .npz holds for its arrays. A file rewritten on disk gets a new entry and the old one is removed. The
 cache only ever speeds loading up: an entry that cannot be read or does not match is ignored (and
@@ -29,29 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import CACHE_VARIABLE, cache_root  # noqa: F401 (CACHE_VARIABLE: for callers)
 from . import search
 from .library import Library, load_library
 
-CACHE_VARIABLE = "FOLDLITE_CACHE_DIR"
 MAPPED_FORMAT = 1  # raise when the arrays below or the search index's layout change
-_OFF = ("", "off", "none", "0")
 # the library's own arrays (as load_library keeps them) and the search's derived ones
 _ARRAYS = ("names", "lengths", "seq", "ca_delta", "cb_offset", "center",
            "kmer_starts", "kmer_positions", "residue_codes")
-
-
-def cache_root() -> Path | None:
-    """The cache folder (module docstring), or None when it is turned off."""
-    value = os.environ.get(CACHE_VARIABLE)
-    if value is not None:
-        return None if value.strip().lower() in _OFF else Path(value).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
-        try:
-            base = Path.home() / ".cache"
-        except (RuntimeError, KeyError):  # no home directory to be found: no cache
-            return None
-    return Path(base) / "foldlite"
 
 
 def _entry_folder(root: Path, path: Path) -> tuple[Path, str]:

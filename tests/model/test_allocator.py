@@ -44,7 +44,7 @@ def test_onednn_primitive_cache_is_turned_off_unless_the_user_sized_it(monkeypat
 def test_load_model_sets_it_before_the_first_forward_pass(tiny_weights):
     import subprocess
 
-    code = ("import os, foldlite; os.environ.pop('%s', None); m = foldlite.load_model(%r); "
+    code = ("import os, foldlite; os.environ.pop('%s', None); m = foldlite.load_model(%r, runtime='torch'); "
             "print(os.environ.get('%s'))" % (ONEDNN_CACHE_VARIABLE, tiny_weights, ONEDNN_CACHE_VARIABLE))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -69,4 +69,4 @@ def test_hand_computed_attention_equals_the_tiny_models(tiny_model):
 def test_hand_computed_attention_equals_the_shipped_models():
     import foldlite
 
-    check_every_layer(foldlite.load_model().network)
+    check_every_layer(foldlite.load_model(runtime="torch").network)

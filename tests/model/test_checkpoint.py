@@ -19,7 +19,7 @@ class ForeignPayload:
 def test_shipped_weights_load_by_default_with_provenance():
     import foldlite
 
-    model = foldlite.load_model()
+    model = foldlite.load_model(runtime="torch")
     assert model.path == default_weights_path()
     assert default_weights_path().stat().st_size < 25_000_000
     provenance = model.provenance

@@ -1,10 +1,9 @@
 """A helper process beside `foldlite fold`'s folding process: spawned (a fresh interpreter: no torch,
 no OpenMP state), niced below the fold, answering keyed requests in the order they were asked.
 
-Two helpers use it: the template search (foldlite.templates.service) and the figure drawing
-(foldlite.io.figure_service). On 2 cores the folding process imports torch and loads the model on one
-core for ~2 s, and its geometry and file writing leave a core idle; work that needs no torch runs
-there instead of after it.
+The template search uses it (foldlite.templates.service): on 2 cores the folding process imports its
+modules and loads the model on one core, and its geometry and file writing leave a core idle; the
+library load and search run there instead of before the network.
 
     helper = BackgroundProcess(setup, handle, argument, nice=10, name="foldlite-x")
     detail = helper.ready()            # what setup said; setup_failed(message) raised if it failed

@@ -1,7 +1,6 @@
 """Export a foldlite network (default: the shipped weights) to ONNX, for any sequence length and number
 of templates, and check the export against torch on a few sequences before reporting it done.
 
-    pip install -e '.[onnx]'
     python tools/export_onnx.py -o foldlite.onnx [--weights W.pt] [--force]
 
 Run it with foldlite.model.onnx_network.OnnxNetwork (numpy in and out, no torch in the process).

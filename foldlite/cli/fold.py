@@ -171,43 +171,26 @@ def _run_fold(args, preloaded=None) -> int:
     # folding here, the library is loaded and searched in a process of its own from now on, beside the
     # input check, the torch import and the model load (foldlite.templates.service); --workers and
     # --ray workers each load it themselves; a server keeps one such process for all its runs
-    search = figures = None
+    search = None
     if serial and job.templates != "none":
         search = preloaded.run_search() if preloaded is not None else SearchService(job.templates)
-    preview = input_preview(args) if search is not None or (serial and job.plots) else None
+    preview = input_preview(args) if search is not None else None
     if search is not None and preview:
         # the first record to fold is searched as soon as the library is in
         search.request(preview.first_index, preview.first_sequence)
-    if preview and preview.count == 1 and serial and job.plots and preloaded is None:
-        # one record: its figure is drawn in a process of its own (foldlite.io.figure_service), spawned
-        # now in the idle scheduling class: it imports matplotlib and draws the figure's frame on the
-        # CPU time that the torch import, the model load and the search leave (AVX2-only AMD EPYC: the
-        # search is done ~1 s before the model is loaded); spawned after the model load, it waited for
-        # the fold's end and the run for it (~1.5 s). Many records pay the import once, and there a
-        # figure process made serial runs ~4 % slower (20 test chains, four alternating pairs): its
-        # drawing competed with the next record's search, so they draw here. A server keeps one
-        # figure process for all its runs.
-        from ..io.figure_service import FigureService
-
-        figures = FigureService()
-        figures.prepare(len(preview.first_sequence))
     try:
-        return _fold_with(args, job, serial, search, figures, started, preloaded)
+        return _fold_with(args, job, serial, search, started, preloaded)
     finally:
-        for helper in (search, figures):
-            if helper is not None:
-                helper.close()
+        if search is not None:
+            search.close()
 
 
-def _fold_with(args, job: FoldJob, serial: bool, search, figures, started: float, preloaded=None) -> int:
-    """figures: the figure process spawned for a one-record run, or None."""
+def _fold_with(args, job: FoldJob, serial: bool, search, started: float, preloaded=None) -> int:
     lengths: list[int] = []
     records = _fold_records(args, lengths)
     # model and library loaded here first, before anything is written: a missing or broken file is a
     # usage error (exit 2); with --workers or --ray each worker loads its own and this one is dropped
     folder = RecordFolder(job, search, preloaded=preloaded)
-    if serial and job.plots and len(lengths) == 1:
-        folder.figures = preloaded.run_figures() if preloaded is not None else figures
     return _fold_rows(args, job, serial, folder, lengths, records, started)
 
 

@@ -3,9 +3,7 @@
 
 A RecordFolder loads the model and the template library once (per process or actor) and then folds
 RecordTasks, one call each; in a serial run the library stays in a search process of its own
-(foldlite.templates.service), which sends back the hits and their chains, the same as a search here;
-a single-record run also draws its figure in another (foldlite.io.figure_service), the same PNG as
-one drawn here.
+(foldlite.templates.service), which sends back the hits and their chains, the same as a search here.
 A task carries its file name, chosen by the parent in input order, so the names do not depend on which
 worker finishes first. Files are written atomically, structure last
 (foldlite.io.outputs), so any number of workers can write into one folder.
@@ -49,7 +47,6 @@ class Preloaded:
     model: object  # foldlite.api.LoadedModel
     library: object  # foldlite.templates.library.Library, or None
     templates: str  # the server's --templates: "auto", "none" or a resolved library path
-    figures: object = None  # foldlite.io.figure_service.FigureService, or None
     search: object = None  # foldlite.templates.service.SearchService holding the library, or None
     runs: int = 0  # runs handed a view of the search process so far
 
@@ -62,11 +59,6 @@ class Preloaded:
             return None
         self.runs += 1
         return _RunSearch(self.search, self.runs)
-
-    def run_figures(self):
-        """The figure process for a run, or None (figures drawn in the server's process) once it died."""
-        self.figures = _alive(self.figures)
-        return self.figures
 
     def check(self, job: FoldJob) -> None:
         """UsageError unless a run with `job`'s options folds as a `foldlite fold` process would."""
@@ -187,10 +179,9 @@ def _row_from_json(task: RecordTask, path: Path, status: str) -> RecordRow:
 class RecordFolder:
     """Model and library loaded once; fold(task) folds one record, writes its files, returns its row."""
 
-    def __init__(self, job: FoldJob, search=None, figures=None, preloaded: Preloaded | None = None):
+    def __init__(self, job: FoldJob, search=None, preloaded: Preloaded | None = None):
         """search: a foldlite.templates.service.SearchService that holds the library and searches it
         in its own process (a serial `foldlite fold`); None: the library is loaded here.
-        figures: a foldlite.io.figure_service.FigureService that draws the figures; None: drawn here.
         preloaded: the model and library of a server (checked against job by Preloaded.check)."""
         from ..api import load_model
         from ..templates.library import library_label
@@ -209,7 +200,7 @@ class RecordFolder:
                 torch.set_num_threads(job.threads)
             if job.bf16 is not None:  # the same precision as every other worker of the run: identical files
                 use_bf16(job.bf16)
-        self.search, self.figures = search, figures
+        self.search = search
         if search is not None:
             self.library = None
             self.templates = search.describe()  # LibraryError (a usage error) if it cannot be read
@@ -250,36 +241,6 @@ class RecordFolder:
         remember_templates(task.sequence, library, hits)
         return library, time.perf_counter() - tick
 
-    def _ask_for_figures(self, task: RecordTask, predictions) -> list:
-        """Per prediction: a function () -> its PNG bytes, drawn in the figure process; None (drawn in
-        write_prediction) without a figure process or plots. The first call hands the record's figure
-        data over, so that write_prediction's time ("outputs") includes the hand-over: it waits while the
-        figure process, which only runs on CPU time the fold leaves, still draws the figure's frame."""
-        if self.figures is None or not self.job.plots:
-            return [None] * len(predictions)
-        from ..io.plots import figure_data
-
-        requests = [((task.index, rank), figure_data(prediction)) for rank, prediction in enumerate(predictions)]
-        unsent = list(requests)  # emptied by the first call
-        return [lambda key=key, data=data: self._figure(key, data, unsent) for key, data in requests]
-
-    def _figure(self, key, data, unsent: list) -> bytes:
-        """The PNG of `data` (a FigureData) under `key`, after asking for the record's figures still in
-        `unsent` ((key, data) pairs; emptied); drawn here if the process is gone."""
-        from ..io.figure_service import FigureServiceError
-        from ..io.plots import figure_png
-
-        if self.figures is not None:
-            try:
-                while unsent:
-                    self.figures.request(*unsent.pop(0))
-                return self.figures.result(key)
-            except FigureServiceError as error:  # draw here from now on (the same figure)
-                print(f"foldlite fold: warning: {error}; drawing figures in this process from now on",
-                      file=sys.stderr)
-                self.figures = None
-        return figure_png(data)
-
     def fold(self, task: RecordTask) -> RecordRow:
         from ..api import ModifiedResidueWarning, fold_models
         from ..io.outputs import record_state, write_prediction
@@ -293,8 +254,6 @@ class RecordFolder:
             row.status = f"failed: {other_outputs_message(existing, task.id)}"
             return row
         tick = time.perf_counter()
-        if self.figures is not None and job.plots:
-            self.figures.prepare(len(task.sequence))  # the figure's frame is drawn while the record folds
         try:
             library, waited = self._library_for(task)
             with warnings.catch_warnings():  # the CLI already said it, in its own words
@@ -311,13 +270,12 @@ class RecordFolder:
                 # another run into this folder finished the record meanwhile (same input, same files)
                 row.status, row.seconds = "skipped (written meanwhile by another run)", time.perf_counter() - tick
                 return row
-            figures = self._ask_for_figures(task, predictions)
             # rank 1 last: until its structure file exists the record reads as unfinished (record_state)
-            for prediction, file_name, figure in reversed(list(zip(predictions, names, figures))):
+            for prediction, file_name in reversed(list(zip(predictions, names))):
                 # an unfinished record's leftovers (no structure file yet) are ours to replace
                 write_prediction(prediction, self.out, name=file_name, fmt=job.fmt, plots=job.plots,
                                  overwrite=True, extra={"file_stem": file_name}, html=job.html,
-                                 full_distogram=job.full_distogram, figure=figure)
+                                 full_distogram=job.full_distogram)
             row.seconds = record_seconds(predictions)
             failures = [p.relax_info["status"] for p in predictions if p.relax_info.get("status", "ok") != "ok"]
             if failures:  # the unrelaxed model was written; the record still counts as failed

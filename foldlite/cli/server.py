@@ -79,9 +79,8 @@ def _run_serve(args) -> int:
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM while loading or waiting for a run
             pass
         finally:
-            for helper in (preloaded.figures, preloaded.search) if preloaded is not None else ():
-                if helper is not None:
-                    helper.close()
+            if preloaded is not None and preloaded.search is not None:
+                preloaded.search.close()
     log("stopped")
     return EXIT_OK
 
@@ -129,31 +128,31 @@ def _listening(path: Path):
 
 
 def _load(job, log):
-    """Model, library and figure process loaded, and one warm-up fold made."""
+    """Model and library loaded, and one warm-up fold made."""
     from ..api import fold_models
-    from ..io.figure_service import FigureService
-    from ..io.plots import figure_data, figure_png
-    from ..model.precision import cpu_bf16_is_fast, use_bf16
+    from ..io.figure_raster import figure_png
+    from ..io.plots import figure_data
     from ..templates.service import SearchService
     from .fold_worker import Preloaded, RecordFolder
 
     started = time.perf_counter()
-    figures = FigureService()  # spawned now: it imports matplotlib while the model loads
     # the library also lives in a search process, as in a `foldlite fold` run: it searches a run's
     # next record while this one folds (the copy here folds the warm-up and stands in if it dies)
     search = SearchService(job.templates) if job.templates != "none" else None
     folder = RecordFolder(job)
-    use_bf16(cpu_bf16_is_fast())  # decided once: every run folds with the same precision
+    if folder.model.runtime == "torch":
+        from ..model.precision import cpu_bf16_is_fast, use_bf16
+
+        use_bf16(cpu_bf16_is_fast())  # decided once: every run folds with the same precision
     log(f"weights {folder.model.path} ({folder.model.sha256[:12]}), templates: {folder.templates or 'none'}")
     prediction = fold_models(WARM_UP_SEQUENCE, model=folder.model, templates=folder.library, keep_attention=False)[0]
-    figure_png(figure_data(prediction))  # a run of many records draws its figures here
+    figure_png(figure_data(prediction))  # the figure's font loaded
     if search is not None:
         search.describe()  # its library loaded (a LibraryError here if it cannot be read)
         search.request(0, WARM_UP_SEQUENCE)
         search.result(0)  # its first search made
     log(f"loaded and warmed up in {time.perf_counter() - started:.1f} s")
-    return Preloaded(model=folder.model, library=folder.library, templates=job.templates, figures=figures,
-                     search=search)
+    return Preloaded(model=folder.model, library=folder.library, templates=job.templates, search=search)
 
 
 class _ServerState:

@@ -25,6 +25,7 @@ from .distances import expected_distances
 from .hand import prefers_mirror
 from .mds import MIN_TRUSTED_WEIGHT, classical_mds, complete_distances, stress_polish
 from .refine import RefineWeights, _adam, _Energy, compact_radius, radius_of_gyration
+from .threads import on_one_blas_thread
 from .vectors import mirror
 
 # Refinement schedule: Adam's step size is roughly Å per step. 0.2 Å decaying to 0.05 moves a trace
@@ -72,6 +73,7 @@ class GeometryResult:
     expected_lddt: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
+@on_one_blas_thread  # the same structure whatever BLAS thread count the caller's process has
 def reconstruct(distogram_probs: np.ndarray, ca_torsion_probs: np.ndarray | None = None,
                 seed: int = 0, num_restarts: int | None = None, steps: int = STEPS, polish_steps: int = POLISH_STEPS,
                 restart_noise: float = 1.0, lr: float = 0.2, clean_restarts: int = 2,

@@ -8,9 +8,20 @@ counts in its workers): sums split over other thread counts round differently.
 """
 from __future__ import annotations
 
+import functools
+
 from threadpoolctl import threadpool_limits
 
 
 def one_blas_thread():
     """A context in which numpy's (and scipy's) BLAS runs on one thread; restored on exit."""
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def on_one_blas_thread(function):
+    """Decorator: `function` always runs under one_blas_thread(), whoever calls it."""
+    @functools.wraps(function)
+    def wrapped(*args, **kwargs):
+        with one_blas_thread():
+            return function(*args, **kwargs)
+    return wrapped

@@ -73,11 +73,10 @@ def record_state(directory: Path, names: list[str], fmt: str) -> tuple[str, Path
 
 def write_prediction(prediction, directory: Path, name: str | None = None, fmt: str = "pdb",
                      plots: bool = True, overwrite: bool = False, extra: dict | None = None,
-                     html: bool = False, full_distogram: bool = False, figure=None) -> dict[str, Path]:
+                     html: bool = False, full_distogram: bool = False) -> dict[str, Path]:
     """Write all files of one prediction; `name` defaults to the record id (made file-safe); with
     html=True also the <name>.html report, and <name>_unrelaxed.<fmt> for a relaxed prediction.
-    figure: with plots, a function () -> the PNG's bytes, drawn elsewhere (`foldlite fold` draws it in
-    a process of its own, foldlite.io.figure_service); by default it is drawn here.
+    With plots, <name>.png is the prediction figure drawn with Pillow (foldlite.io.figure_raster).
     full_distogram: also keep the [L, L, 65] distance-bin probabilities in <name>_distogram.npz
     (see distogram_arrays). The time spent making the files is recorded as prediction.timings["outputs"]
     (and its "total" updated) before the JSON is made, so the JSON's total is the record's time.
@@ -101,7 +100,7 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
     tick = time.perf_counter()
     contents = {"distogram": _distogram_npz(prediction, full_distogram)}
     if plots:
-        contents["plot"] = figure() if figure is not None else _figure_png(prediction)
+        contents["plot"] = _figure_png(prediction)
     if html:  # the self-contained report (foldlite.io.report)
         contents["html"] = prediction.to_html().encode("utf-8")
     if unrelaxed is not None:  # the backbone model a relaxed one came from
@@ -179,6 +178,7 @@ def _distogram_npz(prediction, full_distogram: bool = False) -> bytes:
 
 
 def _figure_png(prediction) -> bytes:
-    from .plots import figure_data, figure_png
+    from .figure_raster import figure_png
+    from .plots import figure_data
 
     return figure_png(figure_data(prediction))

@@ -1,14 +1,11 @@
-"""Prediction figure: predicted distance map with contacts, predicted error (PAE) map, pLDDT along the
-sequence, SS track.
+"""Prediction figure with matplotlib, for Prediction.plot() (a Figure to show or edit in a notebook):
+predicted distance map with contacts, predicted error (PAE) map, pLDDT along the sequence, SS track.
+The PNG that `foldlite fold` writes shows the same panels drawn with Pillow (foldlite.io.figure_raster),
+which needs no matplotlib import.
 
 figure_data(prediction) takes what the figure shows out of a Prediction (a few [L, L] maps, no model,
-no [L, L, 65] distogram), so that the figure can also be drawn in another process
-(foldlite.io.figure_service); draw_figure draws it, figure_png renders it to PNG bytes.
-
-FigureLayout builds the figure for one chain length with placeholder data, and fill() puts a record's
-data in. The PNG path keeps a layout's frame (everything but the data) as pixels per length and draws
-only the data over it (_Blitter), so prepare_figure(length) can draw the frame before the record is
-folded. The PNG is the same, pixel for pixel, as a full draw of draw_figure.
+no [L, L, 65] distogram); draw_figure draws it. FigureLayout builds the figure for one chain length
+and fill() puts a record's data in.
 """
 from __future__ import annotations
 
@@ -93,7 +90,7 @@ def _inch_rects(with_pae: bool) -> tuple[float, dict]:
 
 
 # The PAE colour scale is fixed, as in the AlphaFold database's PAE plots, so that figures of different
-# records compare (and the colour bar is the same for every record of a length; see _Blitter)
+# records compare
 PAE_MAX = 30.0  # Å
 
 
@@ -119,67 +116,9 @@ def draw_figure(data: FigureData, path=None, pyplot: bool = True):
     return layout.figure
 
 
-def figure_png(data: FigureData, dpi: int = 110) -> bytes:
-    """The figure as PNG bytes (what `foldlite fold` writes as <name>.png): the same picture as
-    draw_figure, drawn by a _Blitter kept per length (prepare_figure draws one ahead of time)."""
-    return prepare_figure(len(data.plddt), data.pae is not None, dpi).png(data)
-
-
-_BLITTERS: dict = {}  # (length, with_pae, dpi) -> _Blitter, the most recently used last
-_KEEP_BLITTERS = 4  # ~4 MB of pixels each at 300 residues
-
-
-def prepare_figure(length: int, with_pae: bool = True, dpi: int = 110) -> "_Blitter":
-    """The figure drawer for chains of `length` residues, its frame drawn now if it was not yet (a
-    figure process does this when a record starts, while the record folds: foldlite.io.figure_service)."""
-    key = (int(length), bool(with_pae), int(dpi))
-    blitter = _BLITTERS.pop(key, None) or _Blitter(*key)
-    _BLITTERS[key] = blitter
-    while len(_BLITTERS) > _KEEP_BLITTERS:
-        del _BLITTERS[next(iter(_BLITTERS))]
-    return blitter
-
-
-class _Blitter:
-    """Draws figures of one length fast: the frame (axes, ticks, labels, colour bars, legend: ~0.35 s
-    of matplotlib at 300 residues, most of a figure's time) is drawn once and kept as pixels; a record's
-    figure restores those pixels and draws only what its data changes (matplotlib's "blitting"), then
-    the axes' outlines and the legend, which a full draw puts above the data (they are left out of the
-    frame too: drawn twice, their anti-aliased edges would come out darker)."""
-
-    def __init__(self, length: int, with_pae: bool, dpi: int):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        # a plain Figure, not pyplot: nothing is shown or kept open, and the user's backend is untouched
-        self.layout = FigureLayout(length, with_pae, pyplot=False)
-        self.layout.figure.set_dpi(dpi)
-        for artist in [*self.layout.data_artists, *self.layout.overlays]:
-            artist.set_animated(True)  # left out of the frame
-        self.canvas = FigureCanvasAgg(self.layout.figure)
-        self.canvas.draw()
-        self.frame = self.canvas.copy_from_bbox(self.layout.figure.bbox)
-
-    def png(self, data: FigureData) -> bytes:
-        import io
-
-        from PIL import Image
-
-        figure = self.layout.figure
-        self.layout.fill(data)
-        self.canvas.restore_region(self.frame)
-        for artist in [*self.layout.data_artists, *self.layout.overlays]:
-            figure.draw_artist(artist)
-        image = Image.frombuffer("RGBA", self.canvas.get_width_height(), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        buffer = io.BytesIO()
-        # zlib level 3 instead of Pillow's 6: 2.5x faster (0.05 against 0.13 s at 300 residues), 7 % larger
-        image.save(buffer, format="png", compress_level=3)
-        return buffer.getvalue()
-
-
 class FigureLayout:
-    """The figure's axes for a chain of `length` residues, with every artist that shows a record's data
-    (data_artists: the maps, curves and the titles that carry numbers) made with placeholder data;
-    fill(data) puts a record's data in. overlays: the artists a full draw puts above the data."""
+    """The figure's axes for a chain of `length` residues, every artist that shows a record's data made
+    with placeholder data; fill(data) puts a record's data in."""
 
     def __init__(self, length: int, with_pae: bool, pyplot: bool):
         width, rects = _inch_rects(with_pae)
@@ -213,8 +152,6 @@ class FigureLayout:
         ax_map.set_title("distances (upper) / contacts (lower)", fontsize=9)
         ax_map.set_xlabel("residue")
         ax_map.set_ylabel("residue")
-        self.data_artists = [self.title, self.distance_image, self.contact_image]
-        shown_axes = [ax_map]
 
         if with_pae:  # predicted Cβ distance error [L, L] Å, AlphaFold's green scale
             ax_pae = axes("pae")
@@ -223,8 +160,6 @@ class FigureLayout:
             self.pae_title = ax_pae.set_title(" ", fontsize=8)
             ax_pae.set_xlabel("residue")
             ax_pae.set_ylabel("residue")
-            self.data_artists += [self.pae_image, self.pae_title]
-            shown_axes.append(ax_pae)
 
         ax_plddt = axes("plddt")
         residues = np.arange(1, length + 1)
@@ -245,7 +180,7 @@ class FigureLayout:
                                      extent=(0.5, length + 0.5, 0, 1))
         ax_ss.set_yticks([])
         ax_ss.set_ylabel("SS", rotation=0, labelpad=12)
-        legend = ax_ss.legend(handles=[Patch(color=SS_COLOURS[state], label=state) for state in SS3_ALPHABET],
+        ax_ss.legend(handles=[Patch(color=SS_COLOURS[state], label=state) for state in SS3_ALPHABET],
                               ncol=3, fontsize=7, loc="upper right", frameon=False, bbox_to_anchor=(1, 2.1))
 
         ax_prob = axes("ss_probs", sharex=ax_plddt)
@@ -254,17 +189,11 @@ class FigureLayout:
         ax_prob.set_ylim(0, 1)
         ax_prob.set_ylabel("P(SS)")
         ax_prob.set_xlabel("residue")
-        self.data_artists += [self.plddt_line, self.plddt_title, self.ss_image, *self.probability_lines]
-        shown_axes += [ax_plddt, ax_ss, ax_prob]
-        self.overlays = [spine for ax in shown_axes for spine in ax.spines.values()] + [legend]
 
     def fill(self, data: FigureData) -> None:
         """Show `data` (a record of this layout's length; with a PAE exactly when the layout has its panel)."""
         from matplotlib.colors import to_rgb
 
-        if len(data.plddt) != self.length or (data.pae is not None) != self.with_pae:
-            raise ValueError(f"figure data of {len(data.plddt)} residues ({'with' if data.pae is not None else 'no'} "
-                             f"PAE) in a layout for {self.length} ({'with' if self.with_pae else 'no'} PAE)")
         self.title.set_text(data.title)
         self.distance_image.set_data(np.where(self.upper, data.distances, np.nan))
         self.contact_image.set_data(np.where(~self.upper, data.contacts, np.nan))

@@ -80,14 +80,11 @@ def _json_for_script(value) -> str:
 
 
 def _figure_png(prediction) -> str:
-    """The prediction figure (maps, pLDDT, SS) as a base64 PNG."""
-    import matplotlib.pyplot as plt
+    """The prediction figure (maps, pLDDT, SS) as a base64 PNG: the <name>.png of `foldlite fold`."""
+    from .figure_raster import figure_png
+    from .plots import figure_data
 
-    figure = prediction.plot()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return base64.b64encode(figure_png(figure_data(prediction))).decode("ascii")
 
 
 def _tracks_svg(prediction) -> str:

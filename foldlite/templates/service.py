@@ -61,12 +61,11 @@ class SearchService(BackgroundProcess):
     def __init__(self, templates: str):
         """templates: "auto" (the shipped library, if present) or a library path."""
         # nice 10 until its first answer: the first record's search is what the fold waits for
-        # first, and it runs beside the torch import, which leaves it a core; then the idle
-        # scheduling class (result below): a search for the next record takes only the CPU time
-        # the fold leaves. At nice 10 it still preempted one of the fold's two torch threads now
-        # and then, and a parallel region waits for its slowest thread (AVX2-only AMD EPYC, 20
+        # first, and it runs beside the fold's imports and model load, which leave it a core; then
+        # the idle scheduling class (result below): a search for the next record takes only the CPU
+        # time the fold leaves. At nice 10 it still preempted one of the fold's two network threads
+        # now and then, and a parallel region waits for its slowest thread (AVX2-only AMD EPYC, 20
         # test chains with --no-plots: 35.7-40.5 s against 40.5-43.6 s in four alternating pairs).
-        # The first search stays out of the idle class because the figure process is there.
         super().__init__(_load, _search, templates, nice=10, name="foldlite-search")
 
     def setup_failed(self, message: str) -> Exception:

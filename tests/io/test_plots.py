@@ -1,4 +1,4 @@
-"""The prediction figure: foldlite never changes the user's matplotlib backend; long ids are not cut;
+"""The prediction figure with matplotlib (Prediction.plot()): foldlite never changes the user's matplotlib backend; long ids are not cut;
 both triangles of the distance map have a colour bar."""
 from __future__ import annotations
 
@@ -81,52 +81,3 @@ def test_the_contact_triangle_has_a_colour_bar(prediction, tmp_path):
     assert len(colour_bar_labels) == expected
     assert any("contact" in label for label in colour_bar_labels)
     assert any("Cβ distance" in label for label in colour_bar_labels)
-
-
-def _pixels(png: bytes):
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
-
-
-def test_the_png_shows_the_pixels_of_a_full_draw(prediction):
-    """figure_png draws only the data over a frame drawn before (blitting); the picture must be the
-    one matplotlib draws in full, for a second record of the same length too."""
-    import dataclasses
-
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from foldlite.io.plots import draw_figure, figure_data, figure_png
-
-    first = figure_data(prediction)
-    second = dataclasses.replace(first, title="other", plddt=first.plddt[::-1].copy(), ptm=0.123)
-    for data in (first, second):  # the second reuses the first one's frame
-        figure = draw_figure(data, pyplot=False)
-        figure.set_dpi(110)
-        canvas = FigureCanvasAgg(figure)
-        canvas.draw()
-        assert np.array_equal(_pixels(figure_png(data)), np.asarray(canvas.buffer_rgba()))
-
-
-def test_a_frame_prepared_ahead_gives_the_same_png_and_other_lengths_are_refused(prediction):
-    import dataclasses
-
-    import pytest
-
-    from foldlite.io import plots
-
-    data = plots.figure_data(prediction)
-    plots._BLITTERS.clear()
-    fresh = plots.figure_png(data)
-    plots._BLITTERS.clear()
-    plots.prepare_figure(len(data.plddt))
-    assert plots.figure_png(data) == fresh
-    frame = plots.prepare_figure(len(data.plddt) + 1)
-    with pytest.raises(ValueError, match="residues"):
-        frame.png(data)
-    with pytest.raises(ValueError, match="PAE"):
-        plots.prepare_figure(len(data.plddt)).png(dataclasses.replace(data, pae=None))

@@ -153,7 +153,8 @@ def distogram_arrays(prediction, full_distogram: bool = False) -> dict[str, np.n
     network's) and `restrained_distogram` (template restraints mixed in, when used): 12 MB each at
     300 residues, 47 MB each at 600, which a proteome run rarely needs (README "Folding a proteome").
     """
-    centers = np.append(DISTOGRAM_CENTERS, DISTOGRAM_MAX)  # [65] Å, the overflow class at 22 Å
+    # [65] Å, the overflow class at 22 Å; in the distogram's precision (float64 centres would copy it)
+    centers = np.append(DISTOGRAM_CENTERS, DISTOGRAM_MAX).astype(prediction.distogram.dtype)
     arrays = {"distance": (prediction.distogram @ centers).astype(np.float16),
               "contacts": prediction.contacts.astype(np.float16),
               "ss3": prediction.ss3_probs.astype(np.float16),

@@ -20,9 +20,13 @@ search, so a fold gets the same templates either way. Only the chains hit travel
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..background import BackgroundProcess, BackgroundProcessError
-from .hits import Hit
-from .library import Library, LibraryError, library_label
+
+if TYPE_CHECKING:  # numpy-importing modules: a fold spawns this process before it imports numpy (~0.1 s)
+    from .hits import Hit
+    from .library import Library
 
 
 class SearchServiceError(BackgroundProcessError):
@@ -69,11 +73,15 @@ class SearchService(BackgroundProcess):
         super().__init__(_load, _search, templates, nice=10, name="foldlite-search")
 
     def setup_failed(self, message: str) -> Exception:
+        from .library import LibraryError
+
         return LibraryError(message)  # a usage error, as when the library is read here
 
     def describe(self) -> str | None:
         """'PATH (N chains)' once the library is loaded, None when there is none ("auto" without a
         shipped library). Raises LibraryError when the library cannot be read."""
+        from .library import library_label
+
         detail = self.ready()
         return None if detail is None else library_label(*detail)
 

@@ -25,16 +25,16 @@ def onnxruntime_installed() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def cpu_has_native_bf16() -> bool:
-    """True when this Linux x86-64 CPU lists AMX tiles or avx512_bf16, or FOLDLITE_BF16=1 asks for bf16;
-    False elsewhere (where the flags cannot be read, the fp32 export is taken)."""
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True when this Linux x86-64 CPU lists AMX tiles or avx512_bf16 (in `cpuinfo`), or FOLDLITE_BF16=1
+    asks for bf16; False elsewhere (where the flags cannot be read, the fp32 export is taken)."""
     asked = os.environ.get("FOLDLITE_BF16")  # foldlite.model.precision.BF16_ENV ("1" or "0" decide)
     if asked in ("0", "1"):
         return asked == "1"
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+        with open(cpuinfo, encoding="ascii", errors="replace") as handle:
             for line in handle:
                 if line.startswith("flags"):
                     return any(flag in line.split() for flag in BF16_FLAGS)

@@ -1,6 +1,7 @@
 """CLI commands that fold, compare and search: fold, evaluate, library, search."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -166,6 +167,10 @@ def _run_fold(args, preloaded=None) -> int:
         return fold_on_server(args)
     from ..templates.service import SearchService
 
+    if "numpy" not in sys.modules:
+        # this process's numpy maths is the geometry's, on one BLAS thread anyway (foldlite.geometry.
+        # threads); without OpenBLAS's thread pool the search process can be forked (foldlite.background)
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     job = _fold_job(args)
     serial = args.ray is None and (args.workers or 1) == 1
     # folding here, the library is loaded and searched in a process of its own from now on, beside the

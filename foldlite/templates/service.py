@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ..background import BackgroundProcess, BackgroundProcessError
 
-if TYPE_CHECKING:  # numpy-importing modules: a fold spawns this process before it imports numpy (~0.1 s)
+if TYPE_CHECKING:  # numpy-importing modules: a spawned search process starts before they are imported
     from .hits import Hit
     from .library import Library
 
@@ -70,7 +70,9 @@ class SearchService(BackgroundProcess):
         # time the fold leaves. At nice 10 it still preempted one of the fold's two network threads
         # now and then, and a parallel region waits for its slowest thread (AVX2-only AMD EPYC, 20
         # test chains with --no-plots: 35.7-40.5 s against 40.5-43.6 s in four alternating pairs).
-        super().__init__(_load, _search, templates, nice=10, name="foldlite-search")
+        # forked, it starts with the search's modules (numpy among them) already imported here
+        super().__init__(_load, _search, templates, nice=10, name="foldlite-search",
+                         preload=("foldlite.templates.resolve", "foldlite.templates.search"))
 
     def setup_failed(self, message: str) -> Exception:
         from .library import LibraryError

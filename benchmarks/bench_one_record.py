@@ -8,7 +8,8 @@ The record is the test-split chain closest to --length residues of the chain set
 PDB, JSON, distogram maps, PNG) and reads back the record's JSON: the wall time of the process beside
 the JSON's timings (templates, network, geometry, outputs, total) and what is left for start-up (Python,
 imports, model and library load) and exit. Also prints `python -X importtime` for the biggest imports
-of one run. Prints the CPU model and torch's thread count: timings depend on both.
+of one run. Prints the CPU model, the runtime versions and which runtime ran the network: timings
+depend on them.
 
 --server: a `foldlite serve` is started first (its start-up is not counted) and each run is
 `foldlite fold ... --server SOCKET`, the client process's start to exit; "cpu s" is then the client's
@@ -79,17 +80,17 @@ def main() -> None:
     parser.add_argument("--server", action="store_true", help="fold through a warm `foldlite serve`")
     args = parser.parse_args()
 
-    import torch
+    from importlib.metadata import version
 
     name, sequence, chainset = pick_record(args.length)
-    lines = [f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with "
-             f"{torch.get_num_threads()} threads, python {platform.python_version()}; load average before "
+    lines = [f"machine: {cpu_name()}, {os.cpu_count()} CPUs, onnxruntime {version('onnxruntime')}, torch "
+             f"{version('torch')}, python {platform.python_version()}; load average before "
              f"{os.getloadavg()[0]:.1f} (other work on the machine slows every number)",
              f"record: {name} ({len(sequence)} residues, test split of {chainset}); options: {args.extra or '(defaults)'}"
              f"{' --server (a warm foldlite serve; its start-up not counted)' if args.server else ''}; code: {args.root}",
              f"{'run':>3} {'wall s':>7} {'json total':>10} {'templates':>9} {'network':>7} {'geometry':>8} "
              f"{'outputs':>7} {'net+geo':>7} {'start+exit':>10} {'cpu s':>6}"]
-    walls, rows = [], []
+    walls, rows, runtimes = [], [], []
     with tempfile.TemporaryDirectory() as scratch:
         fasta = Path(scratch) / "record.fasta"
         fasta.write_text(f">{name}\n{sequence}\n")
@@ -110,7 +111,9 @@ def main() -> None:
             if run == 0:
                 imports = top_imports(result.stderr)
                 continue
-            timings = json.loads((out / f"{name}.json").read_text())["timings_s"]
+            summary = json.loads((out / f"{name}.json").read_text())
+            timings = summary["timings_s"]
+            runtimes.append(summary.get("runtime", ""))
             walls.append(wall)
             rows.append(timings)
             lines.append(f"{run:>3} {wall:7.2f} {timings['total']:10.2f} {timings['templates']:9.2f} "
@@ -122,7 +125,8 @@ def main() -> None:
     median = statistics.median(walls)
     best = min(range(len(walls)), key=walls.__getitem__)
     lines.append(f"median wall {median:.2f} s (best {walls[best]:.2f} s); median network + geometry "
-                 f"{statistics.median(r['network'] + r['geometry'] for r in rows):.2f} s")
+                 f"{statistics.median(r['network'] + r['geometry'] for r in rows):.2f} s; the network ran on "
+                 f"{', '.join(sorted(set(runtimes))) or 'an unnamed runtime (code from before session 18)'}")
     lines.append("slowest top-level imports of run 0 (python -X importtime, cumulative s): "
                  + ", ".join(f"{module} {seconds:.2f}" for seconds, module in imports))
     report = "\n".join(lines)

@@ -91,6 +91,7 @@ class Prediction:
     ptm: float = float("nan")  # predicted TM-score of the model, 0-1 (geometry.pae)
     unrelaxed: Structure | None = None  # the backbone model before relaxation, when relaxed
     relax_info: dict = field(default_factory=dict)  # {"status": "ok" | "failed: ...", timings, ...}
+    runtime: str = ""  # what ran the network: "onnx" (ONNX Runtime) or "torch" (foldlite.model.runtime)
 
     @property
     def plddt(self) -> np.ndarray:
@@ -143,7 +144,7 @@ class Prediction:
             "secondary_structure": self.secondary_structure,
             "seed": self.seed, "rank": self.rank,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
-            "model_version": self.model_version,
+            "model_version": self.model_version, "runtime": self.runtime,
             "templates": list(self.templates),
             "modified_residues": [m._asdict() for m in self.modified_residues],
             "ptm": round(self.ptm, 4) if np.isfinite(self.ptm) else None,
@@ -288,7 +289,7 @@ def fold_models(sequence: str, model: LoadedModel | None = None, seed: int = 0, 
                 ss3_probs=net.ss3, attention=net.attention, seed=seed + k,
                 timings={"network": network_s, "templates": templates_s, "geometry": geometry_s,
                          "total": network_s + templates_s + geometry_s},
-                model_version=model.version, geometry_loss=result.loss, templates=found.used,
+                model_version=model.version, runtime=model.runtime, geometry_loss=result.loss, templates=found.used,
                 restrained_distogram=distogram if found.restrains else None, pae=pae, ptm=ptm,
                 modified_residues=modified))
             if relax:

@@ -7,6 +7,8 @@ probabilities). Shapes: L residues; distances in Å; angles in radians.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.special import ndtr
 
@@ -20,17 +22,46 @@ KNOTS = np.append(DISTOGRAM_CENTERS, DISTOGRAM_CENTERS[-1] + BIN_WIDTH)  # [65] 
 TORSION_WIDTH = float(TORSION_EDGES[1] - TORSION_EDGES[0])
 
 
+# The standard normal CDF in float32 (template restraints: millions of values per fold): scipy's
+# ndtr tabulated on a fine grid and interpolated linearly, ~5x faster than ndtr itself. Error
+# <= step² / 8 * max|Φ''| = 3e-8, below float32's resolution (6e-8 at 1); beyond ±8 Φ is 0 or 1 in float32.
+_CDF_STEP = 1.0 / 1024
+_CDF_LIMIT = 8.0
+
+
+@functools.lru_cache(maxsize=None)
+def _cdf_table() -> tuple[np.ndarray, np.ndarray]:
+    """(Φ at the grid points -8, -8 + step, ..., 8, and the increase to the next point), float32."""
+    values = ndtr(np.linspace(-_CDF_LIMIT, _CDF_LIMIT, int(round(2 * _CDF_LIMIT / _CDF_STEP)) + 1))
+    return values.astype(np.float32), np.diff(values, append=1.0).astype(np.float32)
+
+
+def normal_cdf_float32(z: np.ndarray) -> np.ndarray:
+    """Φ(z) for a float32 array, from the table above (same shape, float32)."""
+    values, rises = _cdf_table()
+    position = np.clip(z, -_CDF_LIMIT, _CDF_LIMIT).astype(np.float32)
+    position += _CDF_LIMIT
+    position *= 1.0 / _CDF_STEP
+    index = position.astype(np.int32)  # the grid point at or below (position >= 0)
+    position -= index  # fraction of the way to the next one
+    position *= rises.take(index)
+    position += values.take(index)
+    return position
+
+
 def distogram_from_distances(dist: np.ndarray, sigma: float = 0.5, dtype=np.float64) -> np.ndarray:
     """Distances [...] -> distogram probabilities [..., 65]: a Gaussian of width sigma (Å)
     integrated over the bins (the first bin also takes everything < 2 Å, the overflow class > 22 Å).
     A 'perfect but blurred' predictor for tests and benchmarks, and a template's known distances as
-    restraints (foldlite.templates.restraints, with dtype np.float32: half the time of float64)."""
+    restraints (foldlite.templates.restraints, with dtype np.float32: its CDF from normal_cdf_float32,
+    ~5x faster than float64's exact ndtr)."""
     d = np.asarray(dist, dtype=dtype)[..., None]  # [..., 1]
     # upper edges of the 64 distance bins: P(distance < edge) for each, then 0 below and 1 above
     upper_edges = np.linspace(2.0, DISTOGRAM_MAX, DISTOGRAM_BINS + 1)[1:].astype(dtype)
     cdf = np.empty((*d.shape[:-1], DISTOGRAM_BINS + 2), dtype)  # [..., 66]
     cdf[..., 0], cdf[..., -1] = 0.0, 1.0
-    cdf[..., 1:-1] = ndtr((upper_edges - d) / np.array(sigma, dtype))  # [..., 64]
+    z = (upper_edges - d) / np.array(sigma, dtype)  # [..., 64]
+    cdf[..., 1:-1] = normal_cdf_float32(z) if cdf.dtype == np.float32 else ndtr(z)
     probs = np.maximum(cdf[..., 1:] - cdf[..., :-1], 0.0)  # [..., 65]
     probs /= probs.sum(-1, keepdims=True)
     return probs

@@ -185,7 +185,10 @@ def combine(pred_distogram: np.ndarray, pred_torsion: np.ndarray | None,
     for lo in range(0, len(pred), _ROW_CHUNK):  # row blocks: no [L, L, 65] temporaries
         rows = slice(lo, lo + _ROW_CHUNK)
         w = restraints.pair_weight[rows, :, None]  # [c, L, 1]
-        out[rows] = (1.0 - w) * pred[rows] + w * restraints.distogram[rows]
+        # pred + w (template - pred), the same mixture in three in-place passes
+        np.subtract(restraints.distogram[rows], pred[rows], out=out[rows])
+        out[rows] *= w
+        out[rows] += pred[rows]
     torsion = None
     if pred_torsion is not None:
         r = restraints.residue_weight[:, None]  # [L, 1]

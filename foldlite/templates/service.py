@@ -40,7 +40,9 @@ def _load(templates: str):
 
     library = resolve_templates(templates)
     if library is not None:
-        warm_up(library)
+        # HMMER's copy of the library (~0.1 s) is made by the first search's profile thread, beside its
+        # k-mer search, not before it: the fold waits for that first answer
+        warm_up(library, profile=False)
     return library, None if library is None else (str(library.path), len(library))
 
 

@@ -8,9 +8,9 @@ probabilities). Shapes: L residues; distances in Å; angles in radians.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
-from scipy.special import ndtr
 
 from ..constants import (DISTOGRAM_BINS, DISTOGRAM_CENTERS, DISTOGRAM_MAX, FAR_DISTANCE, TORSION_CENTERS,
                          TORSION_EDGES)
@@ -22,9 +22,10 @@ KNOTS = np.append(DISTOGRAM_CENTERS, DISTOGRAM_CENTERS[-1] + BIN_WIDTH)  # [65] 
 TORSION_WIDTH = float(TORSION_EDGES[1] - TORSION_EDGES[0])
 
 
-# The standard normal CDF in float32 (template restraints: millions of values per fold): scipy's
-# ndtr tabulated on a fine grid and interpolated linearly, ~5x faster than ndtr itself. Error
-# <= step² / 8 * max|Φ''| = 3e-8, below float32's resolution (6e-8 at 1); beyond ±8 Φ is 0 or 1 in float32.
+# The standard normal CDF in float32 (template restraints: millions of values per fold): tabulated
+# on a fine grid (Φ(z) = erfc(-z / √2) / 2 from the C library, ~5 ms once) and interpolated linearly,
+# ~2x faster than scipy's ndtr and without importing scipy.special (~0.05 s of every fold's start).
+# Error <= step² / 8 * max|Φ''| = 3e-8, below float32's resolution (6e-8 at 1); beyond ±8 Φ is 0 or 1.
 _CDF_STEP = 1.0 / 1024
 _CDF_LIMIT = 8.0
 
@@ -32,7 +33,8 @@ _CDF_LIMIT = 8.0
 @functools.lru_cache(maxsize=None)
 def _cdf_table() -> tuple[np.ndarray, np.ndarray]:
     """(Φ at the grid points -8, -8 + step, ..., 8, and the increase to the next point), float32."""
-    values = ndtr(np.linspace(-_CDF_LIMIT, _CDF_LIMIT, int(round(2 * _CDF_LIMIT / _CDF_STEP)) + 1))
+    grid = np.linspace(-_CDF_LIMIT, _CDF_LIMIT, int(round(2 * _CDF_LIMIT / _CDF_STEP)) + 1)
+    values = np.array([0.5 * math.erfc(-z / math.sqrt(2.0)) for z in grid])
     return values.astype(np.float32), np.diff(values, append=1.0).astype(np.float32)
 
 
@@ -53,15 +55,20 @@ def distogram_from_distances(dist: np.ndarray, sigma: float = 0.5, dtype=np.floa
     """Distances [...] -> distogram probabilities [..., 65]: a Gaussian of width sigma (Å)
     integrated over the bins (the first bin also takes everything < 2 Å, the overflow class > 22 Å).
     A 'perfect but blurred' predictor for tests and benchmarks, and a template's known distances as
-    restraints (foldlite.templates.restraints, with dtype np.float32: its CDF from normal_cdf_float32,
-    ~5x faster than float64's exact ndtr)."""
+    restraints (foldlite.templates.restraints, with dtype np.float32: its CDF from normal_cdf_float32;
+    float64 uses scipy's ndtr)."""
     d = np.asarray(dist, dtype=dtype)[..., None]  # [..., 1]
     # upper edges of the 64 distance bins: P(distance < edge) for each, then 0 below and 1 above
     upper_edges = np.linspace(2.0, DISTOGRAM_MAX, DISTOGRAM_BINS + 1)[1:].astype(dtype)
     cdf = np.empty((*d.shape[:-1], DISTOGRAM_BINS + 2), dtype)  # [..., 66]
     cdf[..., 0], cdf[..., -1] = 0.0, 1.0
     z = (upper_edges - d) / np.array(sigma, dtype)  # [..., 64]
-    cdf[..., 1:-1] = normal_cdf_float32(z) if cdf.dtype == np.float32 else ndtr(z)
+    if cdf.dtype == np.float32:
+        cdf[..., 1:-1] = normal_cdf_float32(z)
+    else:
+        from scipy.special import ndtr
+
+        cdf[..., 1:-1] = ndtr(z)
     probs = np.maximum(cdf[..., 1:] - cdf[..., :-1], 0.0)  # [..., 65]
     probs /= probs.sum(-1, keepdims=True)
     return probs

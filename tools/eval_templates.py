@@ -4,6 +4,7 @@
                                    [--lengths 40-300] [--seed 0] [-o runs/eval_templates.csv]
                                    [--cache-dir runs/eval_templates_cache] [--weights PATH] [--threads N]
                                    [--best-identity 0.15-0.30] [--identity-floor F] [--modes ...]
+                                   [--restrained-schedule STEPS,POLISH]
 
 Valid and test chains share no 30 % cluster with train, so a train-only library gives them almost
 no close templates. To measure the regime templates are for, the library here holds train + the
@@ -276,7 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--modes", default=",".join(DEFAULT_MODES),
                         help=f"comma-separated, from {', '.join(FOLD_MODES)}, nearest (default {','.join(DEFAULT_MODES)})")
+    parser.add_argument("--restrained-schedule", default=None, metavar="STEPS,POLISH",
+                        help="refinement steps of template-restrained folds (default: foldlite.geometry.reconstruct."
+                             "RESTRAINED_SCHEDULE), to measure another schedule")
     args = parser.parse_args(argv)
+    if args.restrained_schedule:
+        from foldlite.geometry.reconstruct import RESTRAINED_SCHEDULE
+
+        steps, polish = (int(v) for v in args.restrained_schedule.split(","))
+        RESTRAINED_SCHEDULE.update(steps=steps, polish_steps=polish)  # the dict fold_models reads
     global MODES
     MODES = tuple(args.modes.split(","))
     unknown = {m for m in MODES if m.partition("@")[0] not in FOLD_MODES} - {"nearest"}

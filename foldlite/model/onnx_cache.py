@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 from ..cache import cache_root
@@ -63,7 +64,11 @@ def export_entry(network, weights_sha256: str, calibration: dict, provenance: di
 
         export_checked(network, path, weights_sha256,
                        {"calibration": json.dumps(calibration), "provenance": json.dumps(provenance, default=str)})
-    except (ImportError, OSError, ExportCheckError):
+    except (ImportError, OSError, ExportCheckError):  # no onnx package, a cache that cannot be written
+        return None
+    except Exception as error:  # noqa: BLE001 (torch's exporter raises many kinds) fold on torch, but say why
+        warnings.warn(f"foldlite: the network could not be exported to ONNX ({type(error).__name__}: {error}); "
+                      "folding with torch", RuntimeWarning, stacklevel=2)
         return None
     try:
         _store_optimized(path)

@@ -127,3 +127,15 @@ def test_the_cli_runtime_option(cache, tiny_weights, tmp_path, capsys):
     assert main(["fold", *common, "-o", str(tmp_path / "gpu"), "--runtime", "onnx", "--device", "cuda"]) == 2
     assert "CPU only" in capsys.readouterr().err
     assert not (tmp_path / "gpu").exists() or not any((tmp_path / "gpu").iterdir())
+
+
+def test_an_export_that_fails_leaves_the_fold_on_torch_and_says_why(cache, tiny_weights, monkeypatch):
+    from foldlite.model import onnx_export
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted exporter failure")
+
+    monkeypatch.setattr(onnx_export, "export_checked", broken)
+    with pytest.warns(RuntimeWarning, match="planted exporter failure"):
+        model = foldlite.load_model(tiny_weights)
+    assert model.runtime == "torch" and not any((cache / "networks").glob("*.onnx"))

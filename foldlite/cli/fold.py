@@ -174,7 +174,7 @@ def _run_fold(args, preloaded=None) -> int:
     job = _fold_job(args)
     serial = args.ray is None and (args.workers or 1) == 1
     # folding here, the library is loaded and searched in a process of its own from now on, beside the
-    # input check, the torch import and the model load (foldlite.templates.service); --workers and
+    # input check, the imports and the model load (foldlite.templates.service); --workers and
     # --ray workers each load it themselves; a server keeps one such process for all its runs
     search = None
     if serial and job.templates != "none":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..constants import DISTOGRAM_CENTERS, DISTOGRAM_EDGES, DISTOGRAM_MAX
+from ..constants import DISTOGRAM_EDGES
 from .safe_io import atomic_write_bytes
 
 FORMATS = ("pdb", "cif")
@@ -153,9 +153,9 @@ def distogram_arrays(prediction, full_distogram: bool = False) -> dict[str, np.n
     network's) and `restrained_distogram` (template restraints mixed in, when used): 12 MB each at
     300 residues, 47 MB each at 600, which a proteome run rarely needs (README "Folding a proteome").
     """
-    # [65] Å, the overflow class at 22 Å; in the distogram's precision (float64 centres would copy it)
-    centers = np.append(DISTOGRAM_CENTERS, DISTOGRAM_MAX).astype(prediction.distogram.dtype)
-    arrays = {"distance": (prediction.distogram @ centers).astype(np.float16),
+    from .plots import expected_distance_map  # the figure's map: the overflow class counted as 22 Å
+
+    arrays = {"distance": expected_distance_map(prediction.distogram).astype(np.float16),
               "contacts": prediction.contacts.astype(np.float16),
               "ss3": prediction.ss3_probs.astype(np.float16),
               "bin_edges": DISTOGRAM_EDGES, "sequence": np.array(prediction.sequence)}

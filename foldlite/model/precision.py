@@ -20,11 +20,12 @@ import time
 
 import torch
 
+from .runtime import BF16_ENV
+
 BF16_MIN_SPEEDUP = 1.3  # bf16 must beat fp32 by this factor to be used
-# "1" or "0" decides without measuring. A timing taken on a busy machine can come out either way, and
-# bf16 and fp32 give slightly different structures, so the processes of one run share one decision
-# (foldlite fold --workers/--ray hands its own to every worker; see use_bf16).
-BF16_ENV = "FOLDLITE_BF16"
+# BF16_ENV "1" or "0" decides without measuring. A timing taken on a busy machine can come out either
+# way, and bf16 and fp32 give slightly different structures, so the processes of one run share one
+# decision (foldlite fold --workers/--ray hands its own to every worker; see use_bf16).
 _FIXED: dict[str, bool] = {}  # "bf16": this process's decision, fixed by use_bf16
 
 

@@ -14,6 +14,9 @@ import os
 import platform
 
 RUNTIMES = ("auto", "onnx", "torch")
+# "1" or "0": use bf16 or not, without measuring (foldlite.model.precision reads it too; defined here,
+# where no torch is imported)
+BF16_ENV = "FOLDLITE_BF16"
 BF16_FLAGS = ("amx_tile", "avx512_bf16")  # /proc/cpuinfo flags of native bf16 matrix maths on x86-64
 
 
@@ -28,7 +31,7 @@ def onnxruntime_installed() -> bool:
 def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """True when this Linux x86-64 CPU lists AMX tiles or avx512_bf16 (in `cpuinfo`), or FOLDLITE_BF16=1
     asks for bf16; False elsewhere (where the flags cannot be read, the fp32 export is taken)."""
-    asked = os.environ.get("FOLDLITE_BF16")  # foldlite.model.precision.BF16_ENV ("1" or "0" decide)
+    asked = os.environ.get(BF16_ENV)
     if asked in ("0", "1"):
         return asked == "1"
     if platform.machine().lower() not in ("x86_64", "amd64"):

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..config import ModelConfig
 
-EXPORT_FORMAT = "2"  # written by onnx_export into the metadata; bump when inputs, outputs or metadata change
+EXPORT_FORMAT = "3"  # written by onnx_export into the metadata; bump when inputs, outputs, metadata or the graph change
+# (3: the graph of session 19, Gemm with bias on the pair maps and no Einsum for the pooled pair features)
 
 
 class OnnxNetworkError(ValueError):

@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from foldlite.geometry import backbone, chain_terms, confidence, distances, hand, mds, refine, vectors
-from foldlite.geometry import reconstruct as reconstruct_module
 from foldlite.geometry.reconstruct import DEFAULT_RESTARTS, TEMPLATE_START_RESTARTS, reconstruct
 from foldlite.geometry.backbone import ca_virtual_torsions, ideal_cb
 from foldlite.constants import DISTOGRAM_CENTERS, NUM_DISTOGRAM_CLASSES
@@ -184,15 +183,15 @@ def test_the_structure_with_the_highest_expected_lddt_is_chosen(small_sharp, mon
     plain = reconstruct(probs, None, seed=0, num_restarts=2)
     assert plain.loss == min(plain.restart_losses)
     np.testing.assert_allclose(plain.expected_lddt, confidence.expected_lddt(probs, plain.coords[:, 4]))
-    real = reconstruct_module.expected_lddt_of_each
+    real = confidence.ExpectedLddt.of_each
 
     for favoured in (0, DEFAULT_RESTARTS - 1):
-        def favour(distogram, cbs):  # the real scores, but one structure made the likeliest
-            scores = real(distogram, cbs)
+        def favour(scorer, cbs):  # the real scores, but one structure made the likeliest
+            scores = real(scorer, cbs)
             scores[favoured] = np.ones_like(scores[favoured])
             return scores
 
-        monkeypatch.setattr(reconstruct_module, "expected_lddt_of_each", favour)
+        monkeypatch.setattr(confidence.ExpectedLddt, "of_each", favour)
         assert reconstruct(probs, torsions, seed=0).best_restart == favoured
 
 

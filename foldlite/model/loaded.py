@@ -100,6 +100,11 @@ def _load_torch(path: Path, device) -> LoadedModel:
 def _load_exported(path: Path, threads: int | None) -> LoadedModel | None:
     """The weights' export from the cache, made first when there is none (which reads the weights with
     torch); None when no export can be kept."""
+    from .allocator import tune_allocator
+
+    # freed [L, L, C] maps stay with the process for the next ones: the network's, and as much the
+    # distogram's numpy work after it (softmax, restraints, geometry, confidence, files)
+    tune_allocator()
     entry = _exported(path, threads)
     if entry is None:
         return None

@@ -36,14 +36,20 @@ def _alphabet():
 
 def digital_library(library: Library):
     """The library's sequences as a pyhmmer DigitalSequenceBlock, named by chain index (cached on
-    the Library; ~0.1 s for 19 k chains)."""
+    the Library). Built by Easel's FASTA reader from one in-memory FASTA text: ~0.1 s for 21 k chains,
+    against ~0.17 s for a TextSequence made and digitized per chain in Python (the first search of a
+    fold waits for it)."""
     def build():
+        import io
+
         import pyhmmer
 
-        alphabet = _alphabet()
-        sequences = [pyhmmer.easel.TextSequence(name=str(i).encode(), sequence=library.sequence(i))
-                     .digitize(alphabet) for i in range(len(library))]
-        return pyhmmer.easel.DigitalSequenceBlock(alphabet, sequences)
+        residues = library.seq.tobytes()  # every chain's letters, one after another
+        fasta = b"".join(b">%d\n%s\n" % (i, residues[start:start + length]) for i, (start, length)
+                         in enumerate(zip(library.offsets.tolist(), library.lengths.tolist())))
+        with pyhmmer.easel.SequenceFile(io.BytesIO(fasta), format="fasta", digital=True,
+                                        alphabet=_alphabet()) as reader:
+            return reader.read_block()
 
     return library.cached("hmmer_block", build)
 

@@ -12,8 +12,8 @@ Three stages, a much simplified BLAST:
    alone misses most homologues below 30 % identity; the ungapped score finds them.
 3. Smith–Waterman scores (alignment.local_scores: parasail's SIMD kernels, else Bio.Align; local,
    BLOSUM62, BLAST gap costs 11/1) of the best `candidates` chains, with a Karlin–Altschul E-value over
-   the whole library. Full alignments (Bio.Align: identity, coverage and residue pairs) are made only
-   for hits that are reported.
+   the whole library. Full alignments (alignment.local_alignment: parasail's traceback, else Bio.Align;
+   identity, coverage and residue pairs) are made only for hits that are reported.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Iterable
 import numpy as np
 
 from ..tokenizer import STANDARD_RESIDUES, normalize_sequence
-from .alignment import KAPPA, LAMBDA, aligned_pairs, bit_score, evalue, local_scores, make_aligner, score_matrix
+from .alignment import KAPPA, LAMBDA, bit_score, evalue, local_alignment, local_scores, score_matrix
 from .hits import Hit
 from .library import Library
 from .profile import digital_library, profile_search
@@ -248,9 +248,9 @@ def prefilter(query: str, library: Library) -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------------------------------- search
 
-def _make_hit(aligner, query: str, library: Library, index: int, score: float) -> Hit:
+def _make_hit(query: str, library: Library, index: int, score: float) -> Hit:
     target = library.sequence(index)
-    query_idx, target_idx, identity = aligned_pairs(aligner.align(query, target)[0], query, target)
+    _, query_idx, target_idx, identity = local_alignment(query, target)
     m, n = len(query), library.total_residues
     return Hit(name=str(library.names[index]), index=int(index), score=float(score), bits=bit_score(score),
                evalue=evalue(score, m, n), identity=identity, coverage=len(query_idx) / m,
@@ -278,7 +278,6 @@ def search(query_sequence: str, library: Library, max_hits: int = 10, max_evalue
     if excluded:
         ranked = ranked[~np.isin(library.names[ranked], list(excluded))]
     ranked = ranked[:max_candidates]
-    aligner = make_aligner()
     m, n = len(query), library.total_residues
     # the score with E = max_evalue: anything below it is not aligned in full
     min_score = (math.log(KAPPA * m * n) - math.log(max_evalue)) / LAMBDA
@@ -290,7 +289,7 @@ def search(query_sequence: str, library: Library, max_hits: int = 10, max_evalue
         for j in np.argsort(-scores, kind="stable"):
             if scores[j] < min_score or kept >= max_hits:
                 break  # the rest of this batch scores lower: it could not be reported
-            hit = _make_hit(aligner, query, library, int(batch[j]), float(scores[j]))
+            hit = _make_hit(query, library, int(batch[j]), float(scores[j]))
             if max_identity is not None and hit.identity >= max_identity:
                 dropped += 1
                 continue

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..constants import COPY_IDENTITY
 from ..data.chains import ChainSet, Example, make_example
-from ..templates.alignment import aligned_pairs, evalue, make_aligner
+from ..templates.alignment import evalue, local_alignment
 from ..templates.features import TemplateFeatures, one_template, stack
 
 
@@ -82,7 +82,6 @@ class TemplatePicker:
         self.min_coverage = min_coverage
         self.max_evalue = max_evalue
         self.tries = tries
-        self.aligner = make_aligner()
         self.library_residues = int(sum(chainset.lengths[members].sum() for members in clusters))
         self.mates: dict[int, np.ndarray] = {}
         for members in clusters:
@@ -92,12 +91,10 @@ class TemplatePicker:
 
     def _align(self, query: str, index: int):
         target = self.chainset.sequence(index)
-        alignment = self.aligner.align(query, target)[0]
-        if evalue(alignment.score, len(query), self.library_residues) > self.max_evalue:
+        # the search's alignment (foldlite.templates.search), so training templates look like its hits
+        score, query_idx, target_idx, identity = local_alignment(query, target)
+        if evalue(score, len(query), self.library_residues) > self.max_evalue or len(query_idx) == 0:
             return None
-        if len(alignment.aligned[0]) == 0:
-            return None
-        query_idx, target_idx, identity = aligned_pairs(alignment, query, target)
         if identity >= self.max_identity or len(query_idx) / len(query) < self.min_coverage:
             return None
         return one_template(query, target, self.chainset.chain(index).cb, query_idx, target_idx, identity)

@@ -41,6 +41,12 @@ def test_a_score_beyond_16_bits_is_not_clipped():
     scores = local_scores(query, [query, "MKTAYIAKQR"])
     assert scores[0] == 11 * 3100
     assert scores[1] == _bio_scores(query, ["MKTAYIAKQR"])[0]
+    from foldlite.templates.alignment import local_alignment
+
+    score, query_idx, target_idx, identity = local_alignment(query, query)  # the traceback's 32-bit retry
+    assert score == 11 * 3100 and identity == 1.0
+    np.testing.assert_array_equal(query_idx, np.arange(3100))
+    np.testing.assert_array_equal(target_idx, np.arange(3100))
 
 
 def test_the_written_out_blosum62_is_biopythons():

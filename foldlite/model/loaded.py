@@ -75,6 +75,11 @@ def load_model(path: str | os.PathLike | None = None, device="cpu", runtime: str
     installed and the CPU has no native bf16, when the cache can hold the export; torch otherwise
     (foldlite.model.runtime). threads: ONNX Runtime's threads (default: all cores); torch's follow
     torch.set_num_threads."""
+    from .allocator import tune_allocator
+
+    # freed [L, L, C] maps stay with the process for the next ones, on either runtime: the network's, and
+    # the distogram's numpy work after it (softmax, restraints, geometry, confidence, files)
+    tune_allocator()
     path = Path(path) if path is not None else default_weights_path()
     # RuntimeChoiceError for "onnx" where it cannot run
     if use_onnx(runtime, device) and (loaded := _load_exported(path, threads)) is not None:
@@ -85,10 +90,8 @@ def load_model(path: str | os.PathLike | None = None, device="cpu", runtime: str
 
 
 def _load_torch(path: Path, device) -> LoadedModel:
-    from .allocator import tune_allocator
     from .checkpoint import model_from_checkpoint, read_checkpoint
 
-    tune_allocator()  # ~2x faster CPU inference at a few hundred residues (see foldlite.model.allocator)
     device = resolve_device(device)
     payload = read_checkpoint(path)
     network = model_from_checkpoint(payload, path).to(device).eval()
@@ -100,11 +103,6 @@ def _load_torch(path: Path, device) -> LoadedModel:
 def _load_exported(path: Path, threads: int | None) -> LoadedModel | None:
     """The weights' export from the cache, made first when there is none (which reads the weights with
     torch); None when no export can be kept."""
-    from .allocator import tune_allocator
-
-    # freed [L, L, C] maps stay with the process for the next ones: the network's, and as much the
-    # distogram's numpy work after it (softmax, restraints, geometry, confidence, files)
-    tune_allocator()
     entry = _exported(path, threads)
     if entry is None:
         return None

@@ -131,7 +131,7 @@ class FigureLayout:
             from matplotlib.figure import Figure
 
             fig = Figure(figsize=size)
-        self.figure, self.length, self.with_pae = fig, length, with_pae
+        self.figure, self.with_pae = fig, with_pae
 
         def axes(name, **kwargs):
             left, bottom, w, h = rects[name]
@@ -181,7 +181,7 @@ class FigureLayout:
         ax_ss.set_yticks([])
         ax_ss.set_ylabel("SS", rotation=0, labelpad=12)
         ax_ss.legend(handles=[Patch(color=SS_COLOURS[state], label=state) for state in SS3_ALPHABET],
-                              ncol=3, fontsize=7, loc="upper right", frameon=False, bbox_to_anchor=(1, 2.1))
+                     ncol=3, fontsize=7, loc="upper right", frameon=False, bbox_to_anchor=(1, 2.1))
 
         ax_prob = axes("ss_probs", sharex=ax_plddt)
         self.probability_lines = [ax_prob.plot(residues, np.zeros(length), color=SS_COLOURS[state], lw=1)[0]

@@ -50,11 +50,6 @@ def expected_lddt(distogram_probs: np.ndarray, cb: np.ndarray) -> np.ndarray:
     return ExpectedLddt(distogram_probs)(cb)
 
 
-def expected_lddt_of_each(distogram_probs: np.ndarray, cbs: list[np.ndarray]) -> list[np.ndarray]:
-    """expected_lddt of several structures [L, 3] Å against one distogram [L, L, 65]."""
-    return ExpectedLddt(distogram_probs).of_each(cbs)
-
-
 class ExpectedLddt:
     """expected_lddt against one distogram [L, L, 65]: its cumulative distribution, the costly part
     (~25 ms at L = 301), is made once, here, and each structure then costs ~10 ms."""

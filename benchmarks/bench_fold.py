@@ -1,16 +1,19 @@
 """Fold time and peak memory against sequence length, network and geometry measured separately.
 
     python benchmarks/bench_fold.py [--lengths 50,100,200,300,500,1000] [--threads N] [--weights PATH]
-                                    [--csv bench_fold.csv] [--plot bench_fold.png]
+                                    [--runtime auto|onnx|torch] [--csv bench_fold.csv] [--plot bench_fold.png]
 
 Sequences are random but natural-looking: residues drawn (seeded) with the amino-acid frequencies of
 the bundled sample chain set. Every stage runs in a fresh subprocess, so each peak RSS is honest:
 
-- network: load the weights (default: the shipped ones, foldlite.load_model()), one forward pass
-  (foldlite.api.run_network, no attention kept). Its distogram and Cα-torsion probabilities are saved
+- network: load the weights (default: the shipped ones) on --runtime as foldlite.load_model() does
+  (default "auto": what a fold on this machine uses; ONNX Runtime's export is made in the cache
+  folder on first use, before the timing), one forward pass (foldlite.api.run_network, no attention
+  kept). torch is imported only for --runtime torch, so the peak is what a fold's process holds. Its distogram and Cα-torsion probabilities are saved
   to a temporary file for the next stage.
 - geometry: read those, then foldlite.geometry.reconstruct with the settings fold() uses for model 1
-  (reconstruct.DEFAULT_RESTARTS restarts, none jittered), seed 0.
+  of a single-sequence fold (reconstruct.DEFAULT_RESTARTS restarts, none jittered), seed 0 (numpy on
+  one BLAS thread, as reconstruct always runs).
 
 "peak RSS" is the child's ru_maxrss (getrusage) at the end; "before" is its RSS just before the timed
 step (imports, weights and, for geometry, the input distogram already loaded), so peak - before is
@@ -37,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from machine import cpu_name  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 DEFAULT_LENGTHS = "50,100,200,300,500,1000"
-FIELDS = ["length", "network_s", "network_peak_rss_mb", "network_rss_before_mb",
+FIELDS = ["length", "runtime", "network_s", "network_peak_rss_mb", "network_rss_before_mb",
           "geometry_s", "geometry_peak_rss_mb", "geometry_rss_before_mb", "total_s", "error"]
 
 
@@ -71,14 +74,15 @@ def _peak_mb() -> float:
 
 # ------------------------------------------------------------------------------------- child stages
 
-def child_network(length: int, seed: int, weights: str | None, threads: int | None, scratch: str) -> dict:
-    import torch
-
+def child_network(length: int, seed: int, weights: str | None, threads: int | None, runtime: str,
+                  scratch: str) -> dict:
     from foldlite.api import load_model, run_network
 
-    if threads:
+    if runtime == "torch" and threads:
+        import torch
+
         torch.set_num_threads(threads)
-    model = load_model(weights, "cpu")
+    model = load_model(weights, "cpu", runtime=runtime, threads=threads)
     sequence = natural_sequence(length, seed)
     before = _rss_mb()
     tick = time.perf_counter()
@@ -87,18 +91,14 @@ def child_network(length: int, seed: int, weights: str | None, threads: int | No
     peak = _peak_mb()
     np.save(Path(scratch) / "distogram.npy", out.distogram)  # [L, L, 65] float32
     np.save(Path(scratch) / "ca_torsion.npy", out.ca_torsion)  # [L, 36]
-    return {"seconds": seconds, "peak_rss_mb": peak, "rss_before_mb": before}
+    return {"seconds": seconds, "peak_rss_mb": peak, "rss_before_mb": before, "runtime": model.runtime}
 
 
-def child_geometry(length: int, threads: int | None, scratch: str) -> dict:
-    import torch
-
-    from foldlite.model.allocator import tune_allocator
+def child_geometry(length: int, scratch: str) -> dict:
     from foldlite.geometry.reconstruct import reconstruct
+    from foldlite.model.allocator import tune_allocator
 
     tune_allocator()  # as in a fold() process, where load_model() applies it
-    if threads:
-        torch.set_num_threads(threads)
     distogram = np.load(Path(scratch) / "distogram.npy")
     ca_torsion = np.load(Path(scratch) / "ca_torsion.npy")
     assert distogram.shape[0] == length
@@ -113,7 +113,7 @@ def child_geometry(length: int, threads: int | None, scratch: str) -> dict:
 
 def _run_child(stage: str, length: int, args, scratch: str) -> dict:
     command = [sys.executable, __file__, "--child", stage, "--child-length", str(length),
-               "--scratch", scratch, "--seed", str(args.seed)]
+               "--scratch", scratch, "--seed", str(args.seed), "--runtime", args.runtime]
     if args.threads:
         command += ["--threads", str(args.threads)]
     if args.weights:
@@ -126,12 +126,12 @@ def _run_child(stage: str, length: int, args, scratch: str) -> dict:
 
 
 def measure(length: int, args) -> dict:
-    row = {"length": length, "error": ""}
+    row = {"length": length, "runtime": "", "error": ""}
     with tempfile.TemporaryDirectory(prefix="bench_fold_") as scratch:
         try:
             net = _run_child("network", length, args, scratch)
             row.update(network_s=net["seconds"], network_peak_rss_mb=net["peak_rss_mb"],
-                       network_rss_before_mb=net["rss_before_mb"])
+                       network_rss_before_mb=net["rss_before_mb"], runtime=net["runtime"])
             geo = _run_child("geometry", length, args, scratch)
             row.update(geometry_s=geo["seconds"], geometry_peak_rss_mb=geo["peak_rss_mb"],
                        geometry_rss_before_mb=geo["rss_before_mb"], total_s=net["seconds"] + geo["seconds"])
@@ -140,13 +140,17 @@ def measure(length: int, args) -> dict:
     return row
 
 
-def machine_description(threads: int | None) -> str:
-    import torch
+def machine_description(threads: int | None, runtime: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-    if threads:
-        torch.set_num_threads(threads)
-    return (f"machine: {cpu_name()} ({platform.platform()}), "
-            f"{os.cpu_count()} CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+    versions = []
+    for package in ("onnxruntime", "torch"):
+        try:
+            versions.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            pass
+    return (f"machine: {cpu_name()} ({platform.platform()}), {os.cpu_count()} CPUs, {', '.join(versions)}; "
+            f"--runtime {runtime}, network threads {threads or 'default (all cores)'}, "
             f"python {platform.python_version()}")
 
 
@@ -196,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=_lengths, default=_lengths(DEFAULT_LENGTHS),
                         help=f"comma-separated sequence lengths (default {DEFAULT_LENGTHS})")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="the network's threads (default: the runtime's choice, all cores)")
+    parser.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto",
+                        help="the network's runtime, as `foldlite fold --runtime` (default auto)")
     parser.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
     parser.add_argument("--seed", type=int, default=0, help="sequence seed")
     parser.add_argument("--csv", default="bench_fold.csv", help="output table (default bench_fold.csv)")
@@ -207,15 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.child == "network":
-        print(json.dumps(child_network(args.child_length, args.seed, args.weights, args.threads, args.scratch)))
+        print(json.dumps(child_network(args.child_length, args.seed, args.weights, args.threads, args.runtime,
+                                       args.scratch)))
         return 0
     if args.child == "geometry":
-        print(json.dumps(child_geometry(args.child_length, args.threads, args.scratch)))
+        print(json.dumps(child_geometry(args.child_length, args.scratch)))
         return 0
 
-    machine = machine_description(args.threads)
+    machine = machine_description(args.threads, args.runtime)
     print(machine, flush=True)
-    print(f"{'L':>5} {'network s':>9} {'geometry s':>10} {'total s':>8} {'net peak MB':>11} "
+    print(f"{'L':>5} {'runtime':>7} {'network s':>9} {'geometry s':>10} {'total s':>8} {'net peak MB':>11} "
           f"{'(before)':>8} {'geo peak MB':>11} {'(before)':>8}", flush=True)
     rows = []
     for length in args.lengths:
@@ -224,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         if row["error"]:
             print(f"{length:>5} {row['error']}", flush=True)
             continue
-        print(f"{length:>5} {row['network_s']:>9.2f} {row['geometry_s']:>10.2f} {row['total_s']:>8.2f} "
+        print(f"{length:>5} {row['runtime']:>7} {row['network_s']:>9.2f} {row['geometry_s']:>10.2f} {row['total_s']:>8.2f} "
               f"{row['network_peak_rss_mb']:>11.0f} {row['network_rss_before_mb']:>8.0f} "
               f"{row['geometry_peak_rss_mb']:>11.0f} {row['geometry_rss_before_mb']:>8.0f}", flush=True)
     with open(args.csv, "w", newline="") as handle:

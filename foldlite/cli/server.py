@@ -130,8 +130,7 @@ def _listening(path: Path):
 def _load(job, log):
     """Model and library loaded, and one warm-up fold made."""
     from ..api import fold_models
-    from ..io.figure_raster import figure_png
-    from ..io.plots import figure_data
+    from ..io.figure_raster import prediction_png
     from ..templates.service import SearchService
     from .fold_worker import Preloaded, RecordFolder
 
@@ -146,7 +145,7 @@ def _load(job, log):
         use_bf16(cpu_bf16_is_fast())  # decided once: every run folds with the same precision
     log(f"weights {folder.model.path} ({folder.model.sha256[:12]}), templates: {folder.templates or 'none'}")
     prediction = fold_models(WARM_UP_SEQUENCE, model=folder.model, templates=folder.library, keep_attention=False)[0]
-    figure_png(figure_data(prediction))  # the figure's font loaded
+    prediction_png(prediction)  # the figure's font loaded
     if search is not None:
         search.describe()  # its library loaded (a LibraryError here if it cannot be read)
         search.request(0, WARM_UP_SEQUENCE)

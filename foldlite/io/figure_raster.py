@@ -22,7 +22,7 @@ from importlib.resources import files
 import numpy as np
 
 from ..constants import SS3_ALPHABET
-from .plots import PAE_MAX, FigureData
+from .plots import PAE_MAX, FigureData, figure_data
 from .viz import PLDDT_BANDS, SS_COLOURS
 
 HEIGHT = 560  # px
@@ -189,6 +189,11 @@ def _residue_axes(canvas: _Canvas, box, length: int) -> None:
     canvas.frame(box)
     canvas.x_ticks(box, ticks, lambda r: to_pixel(r, box[0]), "residue")
     canvas.y_ticks(box, ticks, lambda r: to_pixel(r, box[1]), "residue")
+
+
+def prediction_png(prediction) -> bytes:
+    """A Prediction's figure as PNG bytes: the <name>.png of `foldlite fold` (and the HTML report's)."""
+    return figure_png(figure_data(prediction))
 
 
 def figure_png(data: FigureData) -> bytes:

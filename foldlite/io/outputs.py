@@ -100,7 +100,9 @@ def write_prediction(prediction, directory: Path, name: str | None = None, fmt: 
     tick = time.perf_counter()
     contents = {"distogram": _distogram_npz(prediction, full_distogram)}
     if plots:
-        contents["plot"] = _figure_png(prediction)
+        from .figure_raster import prediction_png
+
+        contents["plot"] = prediction_png(prediction)
     if html:  # the self-contained report (foldlite.io.report)
         contents["html"] = prediction.to_html().encode("utf-8")
     if unrelaxed is not None:  # the backbone model a relaxed one came from
@@ -176,10 +178,3 @@ def _distogram_npz(prediction, full_distogram: bool = False) -> bytes:
     # 300-residue record (the whole fold takes about as long)
     np.savez(buffer, **distogram_arrays(prediction, full_distogram))
     return buffer.getvalue()
-
-
-def _figure_png(prediction) -> bytes:
-    from .figure_raster import figure_png
-    from .plots import figure_data
-
-    return figure_png(figure_data(prediction))

@@ -80,10 +80,9 @@ def _json_for_script(value) -> str:
 
 def _figure_png(prediction) -> str:
     """The prediction figure (maps, pLDDT, SS) as a base64 PNG: the <name>.png of `foldlite fold`."""
-    from .figure_raster import figure_png
-    from .plots import figure_data
+    from .figure_raster import prediction_png
 
-    return base64.b64encode(figure_png(figure_data(prediction))).decode("ascii")
+    return base64.b64encode(prediction_png(prediction)).decode("ascii")
 
 
 def _tracks_svg(prediction) -> str:

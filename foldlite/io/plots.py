@@ -4,8 +4,7 @@ The PNG that `foldlite fold` writes shows the same panels drawn with Pillow (fol
 which needs no matplotlib import.
 
 figure_data(prediction) takes what the figure shows out of a Prediction (a few [L, L] maps, no model,
-no [L, L, 65] distogram); draw_figure draws it. FigureLayout builds the figure for one chain length
-and fill() puts a record's data in.
+no [L, L, 65] distogram); draw_figure draws it.
 """
 from __future__ import annotations
 
@@ -105,103 +104,79 @@ def plot_prediction(prediction, path=None, pyplot: bool = True):
 
 def draw_figure(data: FigureData, path=None, pyplot: bool = True):
     """The Figure of `data` (see plot_prediction for path and pyplot)."""
-    layout = FigureLayout(len(data.plddt), data.pae is not None, pyplot)
-    layout.fill(data)
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import Patch
+
+    length, with_pae = len(data.plddt), data.pae is not None
+    width, rects = _inch_rects(with_pae)
+    size = (width, FIGURE_HEIGHT)
+    if pyplot:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=size)
+    else:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=size)
+
+    def axes(name, **kwargs):
+        left, bottom, w, h = rects[name]
+        return fig.add_axes((left / width, bottom / FIGURE_HEIGHT, w / width, h / FIGURE_HEIGHT), **kwargs)
+
+    fig.suptitle(data.title, fontsize=10, y=0.975)
+    # distance map: expected distance above the diagonal, contact probability on and below it
+    ax_map = axes("map")
+    upper = np.triu(np.ones((length, length), bool), 1)
+    distance_image = ax_map.imshow(np.where(upper, data.distances, np.nan), cmap="viridis_r", vmin=2, vmax=22,
+                                   interpolation="nearest")
+    contact_image = ax_map.imshow(np.where(~upper, data.contacts, np.nan), cmap="Greys", vmin=0, vmax=1,
+                                  interpolation="nearest")
+    # colour bars in axes of their own, labelled as matplotlib labels the ones it places itself
+    fig.colorbar(contact_image, cax=axes("contact_bar", label="<colorbar>"), label="P(contact < 8 Å), lower")
+    fig.colorbar(distance_image, cax=axes("distance_bar", label="<colorbar>"), label="expected Cβ distance (Å), upper")
+    ax_map.set_title("distances (upper) / contacts (lower)", fontsize=9)
+    ax_map.set_xlabel("residue")
+    ax_map.set_ylabel("residue")
+
+    if with_pae:  # predicted Cβ distance error [L, L] Å, AlphaFold's green scale
+        ax_pae = axes("pae")
+        pae_image = ax_pae.imshow(data.pae, cmap="Greens_r", vmin=0, vmax=PAE_MAX, interpolation="nearest")
+        fig.colorbar(pae_image, cax=axes("pae_bar", label="<colorbar>"), label="predicted distance error (Å)")
+        ax_pae.set_title(f"predicted error (PAE), pTM {data.ptm:.2f}", fontsize=8)
+        ax_pae.set_xlabel("residue")
+        ax_pae.set_ylabel("residue")
+
+    ax_plddt = axes("plddt")
+    residues = np.arange(1, length + 1)
+    ax_plddt.plot(residues, data.plddt, color="#333333", lw=1.2)
+    highs = [100] + [low for low, _ in PLDDT_BANDS[:-1]]  # each band runs from its threshold to the one above
+    for (low, colour), high in zip(PLDDT_BANDS, highs):
+        ax_plddt.axhspan(low, high, color=colour, alpha=0.15, lw=0)
+    ax_plddt.set_ylim(0, 100)
+    ax_plddt.set_xlim(1, max(length, 2))
+    ax_plddt.set_ylabel("pLDDT")
+    ax_plddt.set_title(f"mean pLDDT {data.mean_plddt:.1f}  (seed {data.seed}, rank {data.rank})", fontsize=9)
+
+    ax_ss = axes("ss", sharex=ax_plddt)
+    # one image row of colours, not a bar per residue (300 patches made the figure 2x slower to draw)
+    colours = np.array([to_rgb(SS_COLOURS[state]) for state in data.secondary_structure])[None]  # [1, L, 3]
+    ax_ss.imshow(colours, aspect="auto", interpolation="nearest", extent=(0.5, length + 0.5, 0, 1))
+    ax_ss.set_yticks([])
+    ax_ss.set_ylabel("SS", rotation=0, labelpad=12)
+    ax_ss.legend(handles=[Patch(color=SS_COLOURS[state], label=state) for state in SS3_ALPHABET],
+                 ncol=3, fontsize=7, loc="upper right", frameon=False, bbox_to_anchor=(1, 2.1))
+
+    ax_prob = axes("ss_probs", sharex=ax_plddt)
+    for index, state in enumerate(SS3_ALPHABET):
+        ax_prob.plot(residues, data.ss3_probs[:, index], color=SS_COLOURS[state], lw=1)
+    ax_prob.set_ylim(0, 1)
+    ax_prob.set_ylabel("P(SS)")
+    ax_prob.set_xlabel("residue")
+
     if path is not None:
-        layout.figure.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110)
         if pyplot:
             import matplotlib.pyplot as plt
 
-            plt.close(layout.figure)
-    return layout.figure
-
-
-class FigureLayout:
-    """The figure's axes for a chain of `length` residues, every artist that shows a record's data made
-    with placeholder data; fill(data) puts a record's data in."""
-
-    def __init__(self, length: int, with_pae: bool, pyplot: bool):
-        width, rects = _inch_rects(with_pae)
-        size = (width, FIGURE_HEIGHT)
-        if pyplot:
-            import matplotlib.pyplot as plt
-
-            fig = plt.figure(figsize=size)
-        else:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=size)
-        self.figure, self.with_pae = fig, with_pae
-
-        def axes(name, **kwargs):
-            left, bottom, w, h = rects[name]
-            return fig.add_axes((left / width, bottom / FIGURE_HEIGHT, w / width, h / FIGURE_HEIGHT), **kwargs)
-
-        self.title = fig.suptitle(" ", fontsize=10, y=0.975)
-        ax_map = axes("map")
-        blank = np.full((length, length), np.nan)
-        # upper triangle: expected distance; lower triangle: contact probability
-        self.upper = np.triu(np.ones((length, length), bool), 1)
-        self.distance_image = ax_map.imshow(blank, cmap="viridis_r", vmin=2, vmax=22, interpolation="nearest")
-        self.contact_image = ax_map.imshow(blank, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
-        # colour bars in axes of their own, labelled as matplotlib labels the ones it places itself
-        fig.colorbar(self.contact_image, cax=axes("contact_bar", label="<colorbar>"),
-                     label="P(contact < 8 Å), lower")
-        fig.colorbar(self.distance_image, cax=axes("distance_bar", label="<colorbar>"),
-                     label="expected Cβ distance (Å), upper")
-        ax_map.set_title("distances (upper) / contacts (lower)", fontsize=9)
-        ax_map.set_xlabel("residue")
-        ax_map.set_ylabel("residue")
-
-        if with_pae:  # predicted Cβ distance error [L, L] Å, AlphaFold's green scale
-            ax_pae = axes("pae")
-            self.pae_image = ax_pae.imshow(blank, cmap="Greens_r", vmin=0, vmax=PAE_MAX, interpolation="nearest")
-            fig.colorbar(self.pae_image, cax=axes("pae_bar", label="<colorbar>"), label="predicted distance error (Å)")
-            self.pae_title = ax_pae.set_title(" ", fontsize=8)
-            ax_pae.set_xlabel("residue")
-            ax_pae.set_ylabel("residue")
-
-        ax_plddt = axes("plddt")
-        residues = np.arange(1, length + 1)
-        (self.plddt_line,) = ax_plddt.plot(residues, np.zeros(length), color="#333333", lw=1.2)
-        highs = [100] + [low for low, _ in PLDDT_BANDS[:-1]]  # each band runs from its threshold to the one above
-        for (low, colour), high in zip(PLDDT_BANDS, highs):
-            ax_plddt.axhspan(low, high, color=colour, alpha=0.15, lw=0)
-        ax_plddt.set_ylim(0, 100)
-        ax_plddt.set_xlim(1, max(length, 2))
-        ax_plddt.set_ylabel("pLDDT")
-        self.plddt_title = ax_plddt.set_title(" ", fontsize=9)
-
-        ax_ss = axes("ss", sharex=ax_plddt)
-        # one image row of colours, not a bar per residue (300 patches made the figure 2x slower to draw)
-        from matplotlib.patches import Patch
-
-        self.ss_image = ax_ss.imshow(np.ones((1, length, 3)), aspect="auto", interpolation="nearest",
-                                     extent=(0.5, length + 0.5, 0, 1))
-        ax_ss.set_yticks([])
-        ax_ss.set_ylabel("SS", rotation=0, labelpad=12)
-        ax_ss.legend(handles=[Patch(color=SS_COLOURS[state], label=state) for state in SS3_ALPHABET],
-                     ncol=3, fontsize=7, loc="upper right", frameon=False, bbox_to_anchor=(1, 2.1))
-
-        ax_prob = axes("ss_probs", sharex=ax_plddt)
-        self.probability_lines = [ax_prob.plot(residues, np.zeros(length), color=SS_COLOURS[state], lw=1)[0]
-                                  for state in SS3_ALPHABET]
-        ax_prob.set_ylim(0, 1)
-        ax_prob.set_ylabel("P(SS)")
-        ax_prob.set_xlabel("residue")
-
-    def fill(self, data: FigureData) -> None:
-        """Show `data` (a record of this layout's length; with a PAE exactly when the layout has its panel)."""
-        from matplotlib.colors import to_rgb
-
-        self.title.set_text(data.title)
-        self.distance_image.set_data(np.where(self.upper, data.distances, np.nan))
-        self.contact_image.set_data(np.where(~self.upper, data.contacts, np.nan))
-        if self.with_pae:
-            self.pae_image.set_data(data.pae)
-            self.pae_title.set_text(f"predicted error (PAE), pTM {data.ptm:.2f}")
-        self.plddt_line.set_ydata(data.plddt)
-        self.plddt_title.set_text(f"mean pLDDT {data.mean_plddt:.1f}  (seed {data.seed}, rank {data.rank})")
-        self.ss_image.set_data(np.array([to_rgb(SS_COLOURS[state]) for state in data.secondary_structure])[None])
-        for index, line in enumerate(self.probability_lines):
-            line.set_ydata(data.ss3_probs[:, index])
+            plt.close(fig)
+    return fig

@@ -9,8 +9,8 @@ the bundled sample chain set. Every stage runs in a fresh subprocess, so each pe
 - network: load the weights (default: the shipped ones) on --runtime as foldlite.load_model() does
   (default "auto": what a fold on this machine uses; ONNX Runtime's export is made in the cache
   folder on first use, before the timing), one forward pass (foldlite.api.run_network, no attention
-  kept). torch is imported only for --runtime torch, so the peak is what a fold's process holds. Its distogram and Cα-torsion probabilities are saved
-  to a temporary file for the next stage.
+  kept). torch is imported only for --runtime torch, so the peak is what a fold's process holds.
+  Its distogram and Cα-torsion probabilities are saved to a temporary file for the next stage.
 - geometry: read those, then foldlite.geometry.reconstruct with the settings fold() uses for model 1
   of a single-sequence fold (reconstruct.DEFAULT_RESTARTS restarts, none jittered), seed 0 (numpy on
   one BLAS thread, as reconstruct always runs).

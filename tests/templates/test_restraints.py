@@ -73,6 +73,20 @@ def test_own_restraints_match_true_distances_and_torsions(chain, library):
     assert restraints.distogram.shape == (length, length, 65) and restraints.torsion.shape == (length, 36)
 
 
+def test_restraints_do_not_depend_on_how_rows_are_chunked(chain, library, monkeypatch):
+    """The binning runs ahead in helper threads, chunk by chunk (restraints._binned_row_chunks): with
+    4-row chunks (many chunks, threads) the arrays equal those of one chunk (no threads), bit for bit."""
+    import foldlite.templates.restraints as restraints_module
+
+    hits = find_templates(chain.sequence, library)
+    monkeypatch.setattr(restraints_module, "_ROW_CHUNK", 10_000)
+    whole = template_restraints(hits, library, len(chain.sequence))
+    monkeypatch.setattr(restraints_module, "_ROW_CHUNK", 4)
+    chunked = template_restraints(hits, library, len(chain.sequence))
+    for name, expected, got in zip(whole._fields, whole, chunked):
+        assert np.array_equal(expected, got), name
+
+
 def test_weights_are_zero_where_nothing_is_aligned_and_combined_rows_sum_to_one(chain, library):
     # an unrelated 20-residue N-terminal extension: aligned nowhere
     query = "PGWSNDEHYRPGWSNDEHYR" + chain.sequence

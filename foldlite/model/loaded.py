@@ -169,7 +169,8 @@ def run_network(model: LoadedModel, sequence: str, keep_attention: bool = True,
     tokens = encode_canonical(sequence)  # [L]
     if model.runtime == "onnx":
         out = model.network.run(tokens, None if templates is None else (templates.distance, templates.residue))
-        return NetworkOutput(distogram=softmax_in_place(out.distogram), ss3=softmax_in_place(out.ss3),
+        return NetworkOutput(distogram=softmax_in_place(out.distogram, model.network.threads),
+                             ss3=softmax_in_place(out.ss3),
                              ca_torsion=softmax_in_place(out.ca_torsion),
                              attention=out.attention.astype(np.float16) if keep_attention else None)
     import torch

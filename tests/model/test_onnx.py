@@ -147,3 +147,16 @@ def test_export_tool_writes_a_checked_file_and_keeps_an_existing_one(tiny_weight
                            capture_output=True, text=True)
     assert again.returncode == 2 and "--force" in again.stderr and output.read_bytes() == before
     assert sorted(p.name for p in output.parent.iterdir()) == ["tiny.onnx"]  # no scratch left behind
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_softmax_gives_the_same_numbers(threads):
+    """softmax_in_place splits the rows among threads: each row is computed whole by one thread, so
+    the result equals the one-thread result bit for bit (an odd row count, so the parts differ)."""
+    from foldlite.model.onnx_network import softmax_in_place
+
+    logits = np.random.default_rng(0).normal(scale=5.0, size=(31, 31, 65)).astype(np.float32)
+    expected = softmax_in_place(logits.copy())
+    got = softmax_in_place(logits.copy(), threads=threads)
+    assert np.array_equal(got, expected)
+    np.testing.assert_allclose(got.sum(-1), 1.0, rtol=1e-5)

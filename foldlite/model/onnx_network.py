@@ -97,11 +97,8 @@ def softmax_in_place(logits: np.ndarray, threads: int = 1) -> np.ndarray:
     if threads < 2 or len(logits) < 2 * threads:
         return _softmax_rows(logits)
     bounds = np.linspace(0, len(logits), threads + 1).astype(int)
-    with ThreadPoolExecutor(max_workers=threads - 1) as helpers:
-        others = [helpers.submit(_softmax_rows, logits[lo:hi]) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-        _softmax_rows(logits[:bounds[1]])
-        for part in others:
-            part.result()
+    with ThreadPoolExecutor(max_workers=threads) as helpers:
+        list(helpers.map(lambda lo, hi: _softmax_rows(logits[lo:hi]), bounds[:-1], bounds[1:]))
     return logits
 
 
